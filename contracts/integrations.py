@@ -1,0 +1,111 @@
+"""Integration topics with external parties (carriers, the payment provider).
+
+These are the contracts a real carrier or payment gateway adapter speaks; in development and
+tests they are spoken by the simulators in `services/simulators/`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from contracts.common import Money
+from contracts.envelope import Message
+
+CARRIER_REQUESTS = "carrier.requests.v1"
+CARRIER_EVENTS = "carrier.events.v1"
+PAYMENT_REQUESTS = "payments.requests.v1"
+PAYMENT_EVENTS = "payments.events.v1"
+
+
+class CarrierBookingRequested(Message):
+    TYPE: ClassVar[str] = "carrier.booking_requested"
+    TOPIC: ClassVar[str] = CARRIER_REQUESTS
+
+    shipment_id: str
+    order_id: str
+    carrier: str
+    country: str
+    parcels: int
+    weight_kg: float
+
+
+class CarrierPickupReady(Message):
+    """The goods are handed over: the carrier starts moving them."""
+
+    TYPE: ClassVar[str] = "carrier.pickup_ready"
+    TOPIC: ClassVar[str] = CARRIER_REQUESTS
+
+    shipment_id: str
+    order_id: str
+    carrier: str
+    tracking_number: str
+
+
+class CarrierBookingCancelRequested(Message):
+    TYPE: ClassVar[str] = "carrier.booking_cancel_requested"
+    TOPIC: ClassVar[str] = CARRIER_REQUESTS
+
+    shipment_id: str
+    order_id: str
+    carrier: str
+    waybill: str
+
+
+class CarrierBookingConfirmed(Message):
+    TYPE: ClassVar[str] = "carrier.booking_confirmed"
+    TOPIC: ClassVar[str] = CARRIER_EVENTS
+
+    shipment_id: str
+    order_id: str
+    carrier: str
+    waybill: str
+    tracking_number: str
+    eta: dt.date
+
+
+class CarrierBookingRejected(Message):
+    TYPE: ClassVar[str] = "carrier.booking_rejected"
+    TOPIC: ClassVar[str] = CARRIER_EVENTS
+
+    shipment_id: str
+    order_id: str
+    carrier: str
+    reason: str
+
+
+class CarrierTrackingUpdate(Message):
+    TYPE: ClassVar[str] = "carrier.tracking_update"
+    TOPIC: ClassVar[str] = CARRIER_EVENTS
+
+    shipment_id: str
+    order_id: str
+    tracking_number: str
+    status: Literal["picked_up", "in_transit", "delivered", "delayed"]
+    at: dt.datetime
+
+
+class PaymentRequested(Message):
+    """Ask the provider to collect an invoice (card charge, direct debit, or a payment link)."""
+
+    TYPE: ClassVar[str] = "payments.payment_requested"
+    TOPIC: ClassVar[str] = PAYMENT_REQUESTS
+
+    invoice_number: str
+    order_id: str
+    customer_id: str
+    amount: Money
+    method: str
+    due_date: dt.date
+
+
+class PaymentSettled(Message):
+    TYPE: ClassVar[str] = "payments.payment_settled"
+    TOPIC: ClassVar[str] = PAYMENT_EVENTS
+
+    payment_ref: str = Field(description="Provider's unique reference; finance dedupes on it")
+    invoice_number: str
+    order_id: str
+    amount: Money
+    settled_at: dt.datetime

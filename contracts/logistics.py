@@ -1,0 +1,82 @@
+"""Logistics: carrier selection, booking, tracking."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import ClassVar
+
+from pydantic import Field
+
+from contracts.common import Address
+from contracts.envelope import Message
+
+COMMANDS = "logistics.commands.v1"
+EVENTS = "logistics.events.v1"
+
+
+class BookShipment(Message):
+    TYPE: ClassVar[str] = "logistics.book_shipment"
+    TOPIC: ClassVar[str] = COMMANDS
+
+    order_id: str
+    order_number: str
+    address: Address
+    parcels: int = Field(ge=1)
+    weight_kg: float = Field(gt=0)
+    requested_delivery_date: dt.date | None = None
+
+
+class CancelShipment(Message):
+    TYPE: ClassVar[str] = "logistics.cancel_shipment"
+    TOPIC: ClassVar[str] = COMMANDS
+
+    order_id: str
+    reason: str
+
+
+class ShipmentBooked(Message):
+    TYPE: ClassVar[str] = "logistics.shipment_booked"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    shipment_id: str
+    carrier: str
+    waybill: str
+    tracking_number: str
+    eta: dt.date
+
+
+class ShipmentBookingFailed(Message):
+    TYPE: ClassVar[str] = "logistics.shipment_booking_failed"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    reason: str
+
+
+class ShipmentInTransit(Message):
+    TYPE: ClassVar[str] = "logistics.shipment_in_transit"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    shipment_id: str
+    tracking_number: str
+
+
+class ShipmentDelivered(Message):
+    TYPE: ClassVar[str] = "logistics.shipment_delivered"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    shipment_id: str
+    tracking_number: str
+    delivered_at: dt.datetime
+
+
+class ShipmentCancelled(Message):
+    TYPE: ClassVar[str] = "logistics.shipment_cancelled"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    shipment_id: str
+    reason: str

@@ -1,0 +1,78 @@
+"""Sales: order intake from other systems, and the order's public lifecycle."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import ClassVar
+
+from pydantic import Field
+
+from contracts.common import Address, Money, OrderType, PaymentMethod, PricedLine, Quantity
+from contracts.envelope import Message
+from pydantic import BaseModel, ConfigDict
+
+COMMANDS = "sales.commands.v1"
+EVENTS = "sales.events.v1"
+
+
+class OrderLineRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: Quantity
+    unit_price: Money | None = Field(default=None, description="Agreed price; defaults to the list price")
+
+
+# --- commands (written by integrations, read by sales) ---------------------------------------
+
+class PlaceOrder(Message):
+    """An order from another system. `external_ref` makes the command idempotent per channel."""
+
+    TYPE: ClassVar[str] = "sales.place_order"
+    TOPIC: ClassVar[str] = COMMANDS
+
+    channel: str = Field(min_length=1, max_length=50)
+    external_ref: str = Field(min_length=1, max_length=100)
+    customer_id: str
+    order_type: OrderType = OrderType.STANDARD
+    lines: list[OrderLineRequest] = Field(min_length=1, max_length=200)
+    requested_delivery_date: dt.date | None = None
+    delivery_address: Address | None = None
+    payment_method: PaymentMethod = PaymentMethod.INVOICE
+
+
+# --- events (written only by sales) -----------------------------------------------------------
+
+class OrderPlaced(Message):
+    TYPE: ClassVar[str] = "sales.order_placed"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    order_number: str
+    customer_id: str
+    order_type: OrderType
+    lines: list[PricedLine]
+    total: Money
+    channel: str
+
+
+class OrderStatusChanged(Message):
+    TYPE: ClassVar[str] = "sales.order_status_changed"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    order_number: str
+    status: str
+    previous_status: str | None = None
+    reason: str | None = None
+
+
+class OrderRejectedByIntake(Message):
+    """A PlaceOrder command sales could not accept (unknown customer or SKU, ...)."""
+
+    TYPE: ClassVar[str] = "sales.order_intake_rejected"
+    TOPIC: ClassVar[str] = EVENTS
+
+    channel: str
+    external_ref: str
+    reasons: list[str]

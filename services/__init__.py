@@ -1,0 +1,1 @@
+"""The five department services, the external-party simulators, and the operator CLI."""

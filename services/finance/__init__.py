@@ -1,0 +1,1 @@
+"""Finance: credit review (rules.py), invoicing and payments."""

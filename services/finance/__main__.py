@@ -1,0 +1,3 @@
+from services.finance.app import service
+
+service.run()

@@ -1,0 +1,1 @@
+"""Logistics: carrier choice (rules.py), booking, tracking until delivery."""

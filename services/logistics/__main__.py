@@ -1,0 +1,3 @@
+from services.logistics.app import service
+
+service.run()

@@ -1,0 +1,25 @@
+"""Logistics read API: carriers and shipments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from services.runtime.service import Service
+
+
+def router(service: Service) -> APIRouter:
+    api = APIRouter(tags=["logistics"])
+
+    @api.get("/carriers")
+    async def carriers() -> list[dict[str, Any]]:
+        return [dict(r) for r in await service.pool.fetch("SELECT * FROM carriers ORDER BY carrier_id")]
+
+    @api.get("/shipments")
+    async def shipments(order_id: str | None = None) -> list[dict[str, Any]]:
+        rows = await service.pool.fetch(
+            "SELECT * FROM shipments WHERE ($1::text IS NULL OR order_id = $1) ORDER BY created_at", order_id)
+        return [dict(r) for r in rows]
+
+    return api

@@ -1,0 +1,178 @@
+"""The idempotent consumer: validate -> dedupe (inbox) -> handler -> commit -> ack.
+
+Every record ends in exactly one of three ways, recorded in `inbox` in the same transaction as
+its effect: `handled`, `ignored` (an event this service does not care about is not recorded at
+all), or `dead_lettered` (not JSON, not an envelope, unknown type on a topic we own, payload that
+fails validation, or a handler that keeps failing). The Kafka offset is committed only after that
+transaction commits (FastStream AckPolicy.NACK_ON_ERROR with auto-commit off): a crash in between
+redelivers, and the inbox turns the redelivery into a no-op.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+from aiokafka import ConsumerRecord
+from prometheus_client import Counter, Histogram
+from pydantic import ValidationError
+
+from contracts.envelope import DeadLetter, Envelope, Message, message_types
+from contracts.topics import CATALOGUE, dlq_topic
+from services.runtime.outbox import Tx, enqueue_raw
+
+if TYPE_CHECKING:
+    from services.runtime.config import Settings
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Tx, Any], Awaitable[None]]
+
+MESSAGES = Counter("orderflow_consumed_total", "Consumed records by outcome", ["topic", "type", "outcome"])
+HANDLER_SECONDS = Histogram("orderflow_handler_seconds", "Time from record to committed effect", ["type"])
+
+# Errors that say "the database or network is down", not "this message is bad": retried forever.
+TRANSIENT = (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+             asyncpg.CannotConnectNowError, asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
+
+
+class Unprocessable(Exception):
+    """Raised by a handler for a message that can never succeed (e.g. a payment for an unknown
+    invoice): dead-lettered at once with this reason, no retries."""
+
+
+class Consumer:
+    def __init__(self, service: str, settings: "Settings") -> None:
+        self.service = service
+        self.settings = settings
+        self.pool: asyncpg.Pool | None = None
+        self._handlers: dict[str, Handler] = {}
+        self._fallback: Handler | None = None
+        self._attempts: dict[tuple[str, int, int], int] = {}
+
+    # --- registration -------------------------------------------------------------------------
+
+    def on(self, message_type: type[Message]) -> Callable[[Handler], Handler]:
+        """Register `handler(tx, message)` for one message type."""
+        def register(handler: Handler) -> Handler:
+            if message_type.TYPE in self._handlers:
+                raise ValueError(f"{message_type.TYPE} already has a handler")
+            self._handlers[message_type.TYPE] = handler
+            return handler
+        return register
+
+    def on_any(self, handler: Handler) -> Handler:
+        """Handler for every valid message without a specific handler (e.g. sales' timeline)."""
+        self._fallback = handler
+        return handler
+
+    def handled_types(self) -> set[str]:
+        return set(self._handlers)
+
+    # --- processing ---------------------------------------------------------------------------
+
+    async def process(self, record: ConsumerRecord) -> None:
+        assert self.pool is not None, "consumer started without a database pool"
+        topic = self.settings.logical_topic(record.topic)
+        try:
+            envelope = Envelope.model_validate_json(record.value or b"")
+        except ValidationError as exc:
+            await self._dead_letter(record, topic, None, f"not a valid message envelope: {_summary(exc)}")
+            return
+
+        handler = self._handlers.get(envelope.type) or self._fallback
+        model = message_types().get(envelope.type)
+        if model is None or handler is None:
+            if self._owns(topic):
+                await self._dead_letter(record, topic, envelope, f"unknown message type {envelope.type!r} on {topic}")
+            else:
+                MESSAGES.labels(topic, envelope.type, "ignored").inc()
+            return
+        try:
+            message = model.model_validate(envelope.payload)
+        except ValidationError as exc:
+            await self._dead_letter(record, topic, envelope, f"invalid {envelope.type} payload: {_summary(exc)}")
+            return
+
+        coordinates = (record.topic, record.partition, record.offset)
+        try:
+            with HANDLER_SECONDS.labels(envelope.type).time():
+                outcome = await self._apply(record, topic, envelope, message, handler)
+        except Unprocessable as exc:
+            await self._dead_letter(record, topic, envelope, f"unprocessable {envelope.type}: {exc}")
+            return
+        except TRANSIENT as exc:
+            log.warning("transient failure on %s %s at %s: %s; will retry", envelope.type, envelope.message_id,
+                        coordinates, exc)
+            await asyncio.sleep(1.0)
+            raise
+        except Exception as exc:
+            attempts = self._attempts.get(coordinates, 0) + 1
+            self._attempts[coordinates] = attempts
+            if attempts >= self.settings.handler_max_attempts:
+                log.exception("handler for %s failed %d times; dead-lettering", envelope.type, attempts)
+                self._attempts.pop(coordinates, None)
+                await self._dead_letter(record, topic, envelope,
+                                        f"handler failed {attempts} times: {type(exc).__name__}: {exc}")
+                return
+            log.warning("handler for %s failed (attempt %d): %r; retrying", envelope.type, attempts, exc)
+            await asyncio.sleep(min(0.2 * 2 ** attempts, 5.0))
+            raise
+        self._attempts.pop(coordinates, None)
+        MESSAGES.labels(topic, envelope.type, outcome).inc()
+
+    async def _apply(self, record: ConsumerRecord, topic: str, envelope: Envelope, message: Message,
+                     handler: Handler) -> str:
+        async with self.pool.acquire() as conn, conn.transaction():
+            fresh = await conn.fetchval(
+                "INSERT INTO inbox (message_key, message_type, topic, kafka_partition, kafka_offset, outcome)"
+                " VALUES ($1, $2, $3, $4, $5, 'handled') ON CONFLICT DO NOTHING RETURNING true",
+                str(envelope.message_id), envelope.type, topic, record.partition, record.offset,
+            )
+            if not fresh:
+                return "duplicate"
+            await handler(Tx(conn, self.service, envelope), message)
+        return "handled"
+
+    def _owns(self, topic: str) -> bool:
+        spec = CATALOGUE.get(topic)
+        return spec is not None and spec.owner == self.service
+
+    async def _dead_letter(self, record: ConsumerRecord, topic: str, envelope: Envelope | None, reason: str) -> None:
+        """Park the record on this service's DLQ (through the outbox, so exactly once) and move on."""
+        key = str(envelope.message_id) if envelope else f"{record.topic}/{record.partition}/{record.offset}"
+        letter = DeadLetter(
+            service=self.service,
+            reason=reason,
+            original_topic=record.topic,
+            original_partition=record.partition,
+            original_offset=record.offset,
+            original_key=record.key.decode(errors="replace") if record.key else None,
+            original_headers={k: v.decode(errors="replace") for k, v in (record.headers or ())},
+            original_value=(record.value or b"").decode(errors="replace"),
+            message_type=envelope.type if envelope else None,
+        )
+        async with self.pool.acquire() as conn, conn.transaction():
+            fresh = await conn.fetchval(
+                "INSERT INTO inbox (message_key, message_type, topic, kafka_partition, kafka_offset, outcome)"
+                " VALUES ($1, $2, $3, $4, $5, 'dead_lettered') ON CONFLICT DO NOTHING RETURNING true",
+                key, letter.message_type, topic, record.partition, record.offset,
+            )
+            if not fresh:
+                return
+            await conn.execute(
+                "INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, message_type, reason, raw_value)"
+                " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                record.topic, record.partition, record.offset, letter.message_type, reason, letter.original_value,
+            )
+            await enqueue_raw(conn, topic=dlq_topic(self.service), key=letter.original_key,
+                              message_type="deadletter", envelope=letter.model_dump(mode="json"))
+        MESSAGES.labels(topic, letter.message_type or "unparseable", "dead_lettered").inc()
+        log.warning("dead-lettered %s/%s@%s: %s", record.topic, record.partition, record.offset, reason)
+
+
+def _summary(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in exc.errors()[:5])

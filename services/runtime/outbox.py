@@ -1,0 +1,176 @@
+"""Transactional outbox: `Tx.emit` writes messages in the handler's own DB transaction;
+`Relay` publishes them (idempotent producer, acks=all) in id order and marks them sent.
+
+Nothing is emitted for a rolled-back change, and nothing committed is lost: a crash between
+publish and mark re-publishes, and consumers drop the duplicate by message_id (inbox).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import asyncpg
+from prometheus_client import Counter, Gauge
+
+from contracts.envelope import Envelope, Message, kafka_headers
+from contracts.topics import CATALOGUE
+
+if TYPE_CHECKING:
+    from faststream.kafka import KafkaBroker
+
+    from services.runtime.config import Settings
+
+log = logging.getLogger(__name__)
+
+OUTBOX_PUBLISHED = Counter("orderflow_outbox_published_total", "Outbox messages published", ["topic"])
+OUTBOX_PENDING = Gauge("orderflow_outbox_pending", "Outbox messages committed but not yet published")
+_RELAY_LOCK = 0x0DE7F11  # one relay per database publishes, so per-key order holds across replicas
+
+
+class ForbiddenTopic(Exception):
+    """A service tried to write a topic the catalogue does not allow it to write."""
+
+
+@dataclass
+class Tx:
+    """What a handler gets: the open transaction, and `emit` to queue messages in it."""
+
+    conn: asyncpg.Connection
+    service: str
+    cause: Envelope | None = None
+    trace: dict[str, str] | None = None   # trace context when there is no cause (an HTTP request)
+    emitted: list[Envelope] = field(default_factory=list)
+
+    async def emit(self, message: Message, *, key: str, correlation_id: str | None = None) -> Envelope:
+        spec = CATALOGUE[message.TOPIC]
+        if self.service not in spec.writers:
+            raise ForbiddenTopic(f"{self.service} may not write {spec.name} (writers: {sorted(spec.writers)})")
+        envelope = Envelope.wrap(
+            message,
+            correlation_id=correlation_id or (self.cause.correlation_id if self.cause else key),
+            producer=self.service,
+            causation_id=self.cause.message_id if self.cause else None,
+            trace=self.cause.trace if self.cause else self.trace,
+        )
+        await self.conn.execute(
+            "INSERT INTO outbox (message_id, topic, message_key, message_type, envelope)"
+            " VALUES ($1, $2, $3, $4, $5)",
+            envelope.message_id, spec.name, key, envelope.type, envelope.model_dump(mode="json"),
+        )
+        self.emitted.append(envelope)
+        return envelope
+
+
+async def enqueue_raw(conn: asyncpg.Connection, *, topic: str, key: str | None, message_type: str,
+                      envelope: dict) -> None:
+    """Queue an already-built record (used for dead letters, whose body is not a normal envelope)."""
+    await conn.execute(
+        "INSERT INTO outbox (message_id, topic, message_key, message_type, envelope) VALUES ($1, $2, $3, $4, $5)",
+        uuid.uuid4(), topic, key, message_type, envelope,
+    )
+
+
+class Relay:
+    """Publishes the outbox. Woken by NOTIFY on commit, with a slow poll as a safety net."""
+
+    def __init__(self, pool: asyncpg.Pool, broker: "KafkaBroker", settings: "Settings") -> None:
+        self._pool = pool
+        self._broker = broker
+        self._settings = settings
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task | None = None
+        self._listen_conn: asyncpg.Connection | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        """Publish what is committed, then stop (called after consumers have stopped)."""
+        self._stopping = True
+        self._wake.set()
+        if self._task:
+            try:
+                await asyncio.wait_for(self._task, timeout=self._settings.shutdown_grace_seconds)
+            except asyncio.TimeoutError:
+                self._task.cancel()
+                log.warning("outbox relay did not drain in time; the rest is published at next start")
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                async with self._pool.acquire() as conn:
+                    await self._publish_loop(conn)
+                return
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                if self._stopping:
+                    return
+                log.warning("outbox relay lost the database (%s); retrying", exc)
+                await asyncio.sleep(1.0)
+            except Exception:
+                if self._stopping:
+                    return
+                log.exception("outbox relay failed; retrying")
+                await asyncio.sleep(1.0)
+
+    async def _publish_loop(self, conn: asyncpg.Connection) -> None:
+        # Only one relay per database publishes; other replicas wait here as hot standbys.
+        while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LOCK):
+            if self._stopping:
+                return
+            await asyncio.sleep(self._settings.relay_poll_seconds)
+        await conn.add_listener("outbox", self._on_notify)
+        try:
+            while True:
+                self._wake.clear()
+                sent = await self.publish_batch(conn)
+                if sent:
+                    continue
+                if self._stopping:
+                    return
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._settings.relay_poll_seconds)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            await conn.remove_listener("outbox", self._on_notify)
+            await conn.execute("SELECT pg_advisory_unlock($1)", _RELAY_LOCK)
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def publish_batch(self, conn: asyncpg.Connection) -> int:
+        rows = await conn.fetch(
+            "SELECT id, topic, message_key, envelope FROM outbox WHERE published_at IS NULL"
+            " ORDER BY id LIMIT $1",
+            self._settings.relay_batch_size,
+        )
+        OUTBOX_PENDING.set(len(rows))
+        if not rows:
+            return 0
+        # Send the whole batch before awaiting acks: the idempotent producer keeps per-partition
+        # order, so pipelining is safe and much faster than one round trip per message.
+        futures = []
+        for row in rows:
+            envelope = row["envelope"]
+            futures.append(await self._broker.publish(
+                json.dumps(envelope).encode(),
+                topic=self._settings.topic(row["topic"]),
+                key=row["message_key"].encode() if row["message_key"] else None,
+                headers=kafka_headers(envelope),
+                no_confirm=True,
+            ))
+        await asyncio.gather(*futures)
+        await conn.execute(
+            "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
+            [r["id"] for r in rows],
+        )
+        for row in rows:
+            OUTBOX_PUBLISHED.labels(row["topic"]).inc()
+        return len(rows)
+

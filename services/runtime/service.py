@@ -1,0 +1,220 @@
+"""`Service`: one department process = FastStream consumer + outbox relay + FastAPI HTTP.
+
+A department module creates a Service, registers handlers on `service.consumer` and routes on
+`service.http`, and runs `service.run()`. Start-up: database (created when missing) -> migrations
+-> Kafka consumer -> relay -> ready. SIGTERM (uvicorn): not ready -> consumers stop after their
+in-flight message commits -> the relay publishes what is committed -> connections close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import uvicorn
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.specification import AsyncAPI
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from contracts.topics import CATALOGUE, messages_on
+from services.runtime.config import Settings
+from services.runtime.consumer import Consumer
+from services.runtime.db import create_pool, migrate
+from services.runtime.outbox import Relay
+
+log = logging.getLogger(__name__)
+
+PeriodicJob = Callable[[asyncpg.Pool], Awaitable[Any]]
+
+
+async def _raw_body(message: Any) -> bytes:
+    # Validation is ours (consumer.process), so that a bad record is dead-lettered, not retried.
+    return message.body
+
+
+def make_broker(settings: Settings, **kwargs: Any) -> KafkaBroker:
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        client_id=f"orderflow-{settings.service}",
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        allow_auto_create_topics=False,
+        graceful_timeout=settings.shutdown_grace_seconds,
+        middlewares=[KafkaPrometheusMiddleware(registry=REGISTRY, app_name=settings.service)],
+        **kwargs,
+    )
+
+
+class Service:
+    def __init__(self, name: str, *, settings: Settings, migrations: Path, subscribe: list[str],
+                 description: str = "") -> None:
+        settings.service = name
+        self.name = name
+        self.settings = settings
+        self.migrations = migrations
+        self.pool: asyncpg.Pool | None = None
+        self.broker = make_broker(settings, description=description)
+        self.consumer = Consumer(name, settings)
+        self.relay: Relay | None = None
+        self._jobs: list[tuple[str, float, PeriodicJob]] = []
+        self._tasks: list[asyncio.Task] = []
+        self._accepting = False
+        self._subscribe(subscribe)
+        self._document_publications()
+        self.http = FastAPI(title=f"orderflow {name}", description=description, lifespan=self._lifespan)
+        self._add_operational_routes()
+
+    # --- wiring -------------------------------------------------------------------------------
+
+    def _subscribe(self, topics: list[str]) -> None:
+        subscriber = self.broker.subscriber(
+            *(self.settings.topic(t) for t in topics),
+            group_id=self.settings.group_id(),
+            ack_policy=AckPolicy.NACK_ON_ERROR,   # commit after the effect, redeliver on failure
+            auto_offset_reset="earliest",
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=2_000,
+            decoder=_raw_body,
+            title=f"{self.name} consumer",
+            description=f"Consumer group {self.settings.group_id()!r}",
+        )
+
+        @subscriber
+        async def on_record(body: bytes, msg: KafkaMessage) -> None:
+            await self.consumer.process(msg.raw_message)
+
+    def _document_publications(self) -> None:
+        """Declare the topics this service writes, with their message types, for AsyncAPI."""
+        for spec in CATALOGUE.values():
+            if self.name in spec.writers and not spec.name.endswith(".dlq.v1"):
+                kinds = ", ".join(m.TYPE for m in messages_on(spec.name)) or "-"
+                self.broker.publisher(self.settings.topic(spec.name), title=spec.name,
+                                      description=f"{spec.description}. Types: {kinds}")
+
+    def every(self, seconds: float, name: str) -> Callable[[PeriodicJob], PeriodicJob]:
+        """Register a periodic job (deadlines, expiries) run with the pool while the service is up."""
+        def register(job: PeriodicJob) -> PeriodicJob:
+            self._jobs.append((name, seconds, job))
+            return job
+        return register
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _lifespan(self, app: FastAPI):
+        self.pool = await create_pool(self.settings.dsn(), size=self.settings.db_pool_size)
+        applied = await migrate(self.pool, self.migrations)
+        if applied:
+            log.info("%s: applied %d migrations", self.name, len(applied))
+        self.consumer.pool = self.pool
+        await self.broker.start()
+        self.relay = Relay(self.pool, self.broker, self.settings)
+        await self.relay.start()
+        self._tasks = [asyncio.create_task(self._run_job(*job), name=job[0]) for job in self._jobs]
+        self._accepting = True
+        log.info("%s ready: http %s:%s, kafka %s, consuming as %s", self.name, self.settings.http_host,
+                 self.settings.port(), self.settings.kafka_bootstrap, self.settings.group_id())
+        try:
+            yield
+        finally:
+            await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        self._accepting = False
+        log.info("%s stopping: finishing in-flight messages", self.name)
+        for subscriber in self.broker.subscribers:
+            await subscriber.stop()            # waits for the in-flight handler to commit
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.relay:
+            await self.relay.stop()            # publish what is committed while the producer is up
+        await self.broker.stop()
+        if self.pool:
+            await self.pool.close()
+        log.info("%s stopped", self.name)
+
+    async def _run_job(self, name: str, seconds: float, job: PeriodicJob) -> None:
+        while True:
+            try:
+                await job(self.pool)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("periodic job %s failed; it runs again in %ss", name, seconds)
+            await asyncio.sleep(seconds)
+
+    # --- HTTP: health, metrics, AsyncAPI ------------------------------------------------------
+
+    async def readiness(self) -> dict[str, Any]:
+        checks: dict[str, Any] = {"accepting": self._accepting}
+        try:
+            assert self.pool is not None
+            async with self.pool.acquire(timeout=2) as conn:
+                await conn.fetchval("SELECT 1")
+            checks["database"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            checks["database"] = f"unreachable: {exc or type(exc).__name__}"
+        try:
+            checks["broker"] = "ok" if await self.broker.ping(timeout=2) else "unreachable"
+        except Exception as exc:  # noqa: BLE001
+            checks["broker"] = f"unreachable: {exc or type(exc).__name__}"
+        checks["ready"] = checks["accepting"] and checks["database"] == "ok" and checks["broker"] == "ok"
+        return checks
+
+    def _add_operational_routes(self) -> None:
+        http = self.http
+
+        @http.get("/health/live", tags=["operations"])
+        async def live() -> dict[str, str]:
+            return {"status": "alive", "service": self.name}
+
+        @http.get("/health/ready", tags=["operations"])
+        async def ready() -> JSONResponse:
+            checks = await self.readiness()
+            return JSONResponse({"service": self.name, **checks}, status_code=200 if checks["ready"] else 503)
+
+        @http.get("/metrics", tags=["operations"])
+        async def metrics() -> Response:
+            if self.pool is not None:
+                try:
+                    from services.runtime.outbox import OUTBOX_PENDING
+                    OUTBOX_PENDING.set(await self.pool.fetchval(
+                        "SELECT count(*) FROM outbox WHERE published_at IS NULL"))
+                except Exception:  # noqa: BLE001 - metrics must not fail because the DB is down
+                    pass
+            return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+        @http.get("/asyncapi.json", tags=["operations"])
+        async def asyncapi() -> JSONResponse:
+            spec = AsyncAPI(self.broker, title=f"orderflow {self.name}", version="1.0.0")
+            return JSONResponse(spec.to_specification().to_jsonable())
+
+        @http.get("/dead-letters", tags=["operations"])
+        async def dead_letters(limit: int = 50) -> list[dict[str, Any]]:
+            assert self.pool is not None
+            rows = await self.pool.fetch(
+                "SELECT id, topic, kafka_partition, kafka_offset, message_type, reason, raw_value, created_at"
+                " FROM dead_letters ORDER BY id DESC LIMIT $1", limit)
+            return [dict(r) for r in rows]
+
+    # --- entry point --------------------------------------------------------------------------
+
+    def run(self) -> None:
+        logging.basicConfig(
+            level=os.environ.get("ORDERFLOW_LOG_LEVEL", "INFO"),
+            format=f"%(asctime)s {self.name} %(levelname)s %(name)s: %(message)s",
+        )
+        uvicorn.run(self.http, host=self.settings.http_host, port=self.settings.port(),
+                    log_level="warning", timeout_graceful_shutdown=int(self.settings.shutdown_grace_seconds))

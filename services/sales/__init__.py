@@ -1,0 +1,1 @@
+"""Sales: order intake, the order saga (saga.py) and the order timeline."""

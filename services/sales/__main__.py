@@ -1,0 +1,3 @@
+from services.sales.app import service
+
+service.run()

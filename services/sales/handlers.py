@@ -1,0 +1,97 @@
+"""Sales message handling: order intake, and the saga reacting to every department's events.
+
+Every department event about an order lands on its timeline; the saga (saga.py) decides what
+happens next, and `apply` persists that decision and emits its commands in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from contracts import sales
+from contracts.envelope import Message
+from contracts.topics import CATALOGUE
+from services.runtime.consumer import Consumer
+from services.runtime.outbox import Tx
+from services.sales import intake, saga, store
+from services.sales.saga import Order
+
+
+async def place_order(tx: Tx, request: intake.OrderRequest, *, channel: str) -> tuple[Order, bool]:
+    """Record a new order and start its saga. Returns (order, created); a repeated external_ref
+    returns the existing order. Raises IntakeError for unknown customer or SKUs."""
+    if request.external_ref:
+        existing = await store.find_by_external_ref(tx.conn, channel, request.external_ref)
+        if existing:
+            return await store.lock(tx.conn, existing), False
+    address = request.delivery_address or await store.customer_address(tx.conn, request.customer_id)
+    lines = intake.price_lines(request, await store.price_list(tx.conn), customer_known=address is not None)
+    assert address is not None
+    order = Order(
+        order_id=str(uuid.uuid4()), number="", customer_id=request.customer_id, order_type=request.order_type,
+        payment_method=request.payment_method, lines=tuple(lines), address=address,
+        requested_delivery_date=request.requested_delivery_date,
+    )
+    order = await store.insert(tx.conn, order, channel=channel, external_ref=request.external_ref)
+    await store.add_timeline(tx.conn, order.order_id, department="sales", kind="status", type_="received",
+                             detail={"channel": channel, "total": str(order.total)})
+    await tx.emit(sales.OrderPlaced(
+        order_id=order.order_id, order_number=order.number, customer_id=order.customer_id,
+        order_type=order.order_type, lines=list(order.lines), total=order.total, channel=channel,
+    ), key=order.order_id, correlation_id=order.order_id)
+    order = await apply(tx, order, saga.start(order))
+    return order, True
+
+
+async def apply(tx: Tx, before: Order, decision: saga.Decision) -> Order:
+    """Persist a saga decision: new state, commands through the outbox, timeline, status event."""
+    after = decision.order
+    changed = after.status != before.status
+    await store.save(tx.conn, after, reason=decision.note if changed else None)
+    for command in decision.commands:
+        envelope = await tx.emit(command, key=after.order_id, correlation_id=after.order_id)
+        await store.add_timeline(tx.conn, after.order_id, department=CATALOGUE[command.TOPIC].owner,
+                                 kind="command", type_=command.TYPE, message_id=envelope.message_id,
+                                 detail=envelope.payload)
+    if changed:
+        await store.add_timeline(tx.conn, after.order_id, department="sales", kind="status",
+                                 type_=after.status.value, detail={"note": decision.note})
+        await tx.emit(sales.OrderStatusChanged(
+            order_id=after.order_id, order_number=after.number, status=after.status.value,
+            previous_status=before.status.value, reason=decision.note,
+        ), key=after.order_id, correlation_id=after.order_id)
+    elif decision.note:
+        await store.add_timeline(tx.conn, after.order_id, department="sales", kind="saga", type_="progress",
+                                 detail={"note": decision.note})
+    return after
+
+
+def register(consumer: Consumer) -> None:
+    @consumer.on(sales.PlaceOrder)
+    async def on_place_order(tx: Tx, command: sales.PlaceOrder) -> None:
+        try:
+            request = intake.OrderRequest(
+                customer_id=command.customer_id, order_type=command.order_type,
+                lines=command.lines, payment_method=command.payment_method,
+                requested_delivery_date=command.requested_delivery_date,
+                delivery_address=command.delivery_address, external_ref=command.external_ref,
+            )
+            await place_order(tx, request, channel=command.channel)
+        except (intake.IntakeError, ValueError) as exc:
+            # Business rejection: answered on sales.events so the sending system learns why.
+            reasons = [str(exc)] if not isinstance(exc, intake.IntakeError) else \
+                [f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in exc.errors]
+            await tx.emit(sales.OrderRejectedByIntake(channel=command.channel, external_ref=command.external_ref,
+                                                      reasons=reasons),
+                          key=command.external_ref, correlation_id=command.external_ref)
+
+    @consumer.on_any
+    async def on_department_event(tx: Tx, message: Message) -> None:
+        assert tx.cause is not None
+        order = await store.lock(tx.conn, tx.cause.correlation_id)
+        if order is None:
+            return  # not about an order of ours (e.g. replenishment)
+        await store.add_event_to_timeline(tx.conn, order.order_id, tx.cause)
+        decision = saga.react(order, message)
+        if decision is not None:
+            await apply(tx, order, decision)

@@ -1,0 +1,1 @@
+"""Warehouse: stock, reservations (rules.py: allocation, packing), pick & pack, dispatch."""

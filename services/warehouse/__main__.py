@@ -1,0 +1,3 @@
+from services.warehouse.app import service
+
+service.run()
