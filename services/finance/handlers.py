@@ -68,7 +68,8 @@ def register(consumer: Consumer) -> None:
                                            cmd.customer_id)
             if terms is None:
                 raise Unprocessable(f"unknown customer {cmd.customer_id}")
-            number = f"INV-{await tx.conn.fetchval('SELECT nextval(''invoice_number_seq'')'):06d}"
+            seq = await tx.conn.fetchval("SELECT nextval('invoice_number_seq')")
+            number = f"INV-{seq:06d}"
             due = dt.date.today() + dt.timedelta(days=terms)
             existing = await tx.conn.fetchrow(
                 "INSERT INTO invoices (invoice_number, order_id, shipment_ref, customer_id, amount, due_date, status)"

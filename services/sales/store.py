@@ -53,7 +53,8 @@ async def find_by_external_ref(conn: asyncpg.Connection, channel: str, external_
 
 
 async def insert(conn: asyncpg.Connection, order: Order, *, channel: str, external_ref: str | None) -> Order:
-    number = f"SO-{await conn.fetchval('SELECT nextval(''order_number_seq'')'):06d}"
+    seq = await conn.fetchval("SELECT nextval('order_number_seq')")
+    number = f"SO-{seq:06d}"
     order = replace(order, number=number)
     await conn.execute(
         "INSERT INTO orders (order_id, order_number, customer_id, order_type, payment_method, channel,"

@@ -1,0 +1,1 @@
+"""`orderflow`: the operator CLI (stack, orders, topics, consumer lag, dead letters)."""

@@ -1,0 +1,1 @@
+"""Procurement: purchase orders to suppliers (rules.py: supplier choice)."""

@@ -1,0 +1,3 @@
+from services.procurement.app import service
+
+service.run()
