@@ -112,5 +112,6 @@ class DeadLetter(BaseModel):
     original_offset: int
     original_key: str | None = None
     original_headers: dict[str, str] = Field(default_factory=dict)
-    original_value: str | None = Field(description="The record value, decoded as UTF-8 (invalid bytes replaced)")
+    original_value: str | None = Field(default=None, description="The record value as text, when it is valid UTF-8")
+    original_value_base64: str | None = Field(default=None, description="The record value, when it is not text")
     message_type: str | None = None

@@ -16,7 +16,7 @@ EVENTS = "sales.events.v1"
 
 
 class OrderLineRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     sku: str = Field(min_length=1, max_length=64)
     quantity: Quantity

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 
 from contracts.common import OrderType, PricedLine
 
@@ -28,7 +28,7 @@ def review(order_type: OrderType, lines: list[PricedLine], total: Decimal, accou
             continue
         if order_type == OrderType.SAMPLE:
             continue
-        floor = (list_price * (1 - account.max_discount_pct / 100)).quantize(Decimal("0.01"))
+        floor = (list_price * (1 - account.max_discount_pct / 100)).quantize(Decimal("0.01"), rounding=ROUND_UP)
         if line.unit_price < floor:
             reasons.append(f"{line.sku}: price {line.unit_price} below the allowed minimum {floor} "
                            f"(list {list_price}, max discount {account.max_discount_pct}%)")

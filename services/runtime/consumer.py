@@ -11,6 +11,7 @@ redelivers, and the inbox turns the redelivery into a no-op.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -150,10 +151,10 @@ class Consumer:
             original_topic=record.topic,
             original_partition=record.partition,
             original_offset=record.offset,
-            original_key=record.key.decode(errors="replace") if record.key else None,
-            original_headers={k: v.decode(errors="replace") for k, v in (record.headers or ())},
-            original_value=(record.value or b"").decode(errors="replace"),
+            original_key=_printable(record.key) if record.key else None,
+            original_headers={_printable(k.encode()): _printable(v) for k, v in (record.headers or ())},
             message_type=envelope.type if envelope else None,
+            **_value_fields(record.value or b""),
         )
         async with self.pool.acquire() as conn, conn.transaction():
             fresh = await conn.fetchval(
@@ -166,12 +167,28 @@ class Consumer:
             await conn.execute(
                 "INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, message_type, reason, raw_value)"
                 " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                record.topic, record.partition, record.offset, letter.message_type, reason, letter.original_value,
+                record.topic, record.partition, record.offset, letter.message_type, reason,
+                letter.original_value if letter.original_value is not None else f"base64:{letter.original_value_base64}",
             )
             await enqueue_raw(conn, topic=dlq_topic(self.service), key=letter.original_key,
                               message_type="deadletter", envelope=letter.model_dump(mode="json"))
         MESSAGES.labels(topic, letter.message_type or "unparseable", "dead_lettered").inc()
         log.warning("dead-lettered %s/%s@%s: %s", record.topic, record.partition, record.offset, reason)
+
+
+def _value_fields(raw: bytes) -> dict[str, str]:
+    """A record value as text when it is clean UTF-8, else base64 (PostgreSQL cannot store NUL)."""
+    try:
+        text = raw.decode("utf-8")
+        if "\x00" not in text:
+            return {"original_value": text}
+    except UnicodeDecodeError:
+        pass
+    return {"original_value_base64": base64.b64encode(raw).decode()}
+
+
+def _printable(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace").replace("\x00", "\\0")
 
 
 def _summary(exc: ValidationError) -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import uuid
 
+from pydantic import ValidationError
+
 from contracts import sales
 from contracts.envelope import Message
 from contracts.topics import CATALOGUE
@@ -70,17 +72,12 @@ def register(consumer: Consumer) -> None:
     @consumer.on(sales.PlaceOrder)
     async def on_place_order(tx: Tx, command: sales.PlaceOrder) -> None:
         try:
-            request = intake.OrderRequest(
-                customer_id=command.customer_id, order_type=command.order_type,
-                lines=command.lines, payment_method=command.payment_method,
-                requested_delivery_date=command.requested_delivery_date,
-                delivery_address=command.delivery_address, external_ref=command.external_ref,
-            )
+            request = intake.OrderRequest.model_validate(command.model_dump(exclude={"channel"}))
             await place_order(tx, request, channel=command.channel)
-        except (intake.IntakeError, ValueError) as exc:
+        except (intake.IntakeError, ValidationError) as exc:
             # Business rejection: answered on sales.events so the sending system learns why.
-            reasons = [str(exc)] if not isinstance(exc, intake.IntakeError) else \
-                [f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in exc.errors]
+            errors = exc.errors if isinstance(exc, intake.IntakeError) else exc.errors()
+            reasons = [f"{'.'.join(str(part) for part in e['loc'] if part != 'body')}: {e['msg']}" for e in errors]
             await tx.emit(sales.OrderRejectedByIntake(channel=command.channel, external_ref=command.external_ref,
                                                       reasons=reasons),
                           key=command.external_ref, correlation_id=command.external_ref)

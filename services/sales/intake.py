@@ -13,6 +13,12 @@ from contracts.common import Address, OrderType, PaymentMethod, PricedLine
 from contracts.sales import OrderLineRequest
 
 
+class OrderLineBody(OrderLineRequest):
+    """An order line as the HTTP API takes it: unknown fields are an error a clerk should see."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 class OrderRequest(BaseModel):
     """Body of POST /orders."""
 
@@ -23,7 +29,7 @@ class OrderRequest(BaseModel):
 
     customer_id: str = Field(min_length=1, max_length=64)
     order_type: OrderType = OrderType.STANDARD
-    lines: list[OrderLineRequest] = Field(min_length=1, max_length=200)
+    lines: list[OrderLineBody] = Field(min_length=1, max_length=200)
     payment_method: PaymentMethod = PaymentMethod.INVOICE
     requested_delivery_date: dt.date | None = None
     delivery_address: Address | None = Field(default=None, description="Defaults to the customer's address")
@@ -39,7 +45,7 @@ class OrderRequest(BaseModel):
 
     @field_validator("lines")
     @classmethod
-    def one_line_per_sku(cls, lines: list[OrderLineRequest]) -> list[OrderLineRequest]:
+    def one_line_per_sku(cls, lines: list[OrderLineBody]) -> list[OrderLineBody]:
         skus = [line.sku for line in lines]
         duplicates = sorted({s for s in skus if skus.count(s) > 1})
         if duplicates:

@@ -1,0 +1,343 @@
+"""`orderflow`: the operator CLI for the local stack (up/down/status), orders, topics, lag, DLQs, logs."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import httpx
+import typer
+from rich.table import Table
+
+from contracts.topics import CATALOGUE
+from services.cli import demo, lag as lag_mod
+from services.cli.demo import call, console, err_console, fail, json_or_fail, status_text
+from services.cli.stack import SERVICES, SIMULATORS, Stack
+from services.cli.topics import ensure_topics
+from services.runtime.config import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN_DIR = ROOT / ".local" / "run"
+INFRA = {"kafka": ROOT / "deploy/local/kafka.sh", "postgres": ROOT / "deploy/local/postgres.sh"}
+
+app = typer.Typer(help="Operate the local orderflow stack.", no_args_is_help=True, add_completion=False)
+order_app = typer.Typer(help="Place, show and list orders (sales HTTP API).", no_args_is_help=True)
+topics_app = typer.Typer(help="The topic catalogue.", no_args_is_help=True)
+dlq_app = typer.Typer(help="Dead letters recorded by the services.", no_args_is_help=True)
+app.add_typer(order_app, name="order")
+app.add_typer(topics_app, name="topics")
+app.add_typer(dlq_app, name="dlq")
+
+
+def stack() -> Stack:
+    return Stack(run_dir=RUN_DIR, ports=demo.ports())
+
+
+def infra(name: str, action: str, quiet: bool = False) -> int:
+    """Run kafka.sh/postgres.sh; output streams to the terminal unless quiet."""
+    try:
+        result = subprocess.run([str(INFRA[name]), action], cwd=ROOT, stdin=subprocess.DEVNULL,
+                                capture_output=quiet, text=True)
+    except OSError as exc:
+        raise fail(f"cannot run {INFRA[name].relative_to(ROOT)}: {exc}") from None
+    return result.returncode
+
+
+# --- up / down / status ---------------------------------------------------------------------
+
+def provision_topics() -> None:
+    settings = Settings()
+    try:
+        report = asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topic_prefix))
+    except Exception as exc:  # noqa: BLE001 - any Kafka failure is reported, not dumped
+        raise fail(f"creating topics on {settings.kafka_bootstrap} failed: {exc or type(exc).__name__}") from None
+    console.print(f"topics: [green]{len(report.created)} created[/], {len(report.existing)} existing"
+                  + (f" ({', '.join(report.created)})" if report.created else ""), highlight=False)
+    for problem in report.problems:
+        err_console.print(f"[yellow]topic problem:[/] {problem}", highlight=False)
+
+
+def wait_ready(st: Stack, timeout: float = 90.0) -> None:
+    pending = list(SERVICES)
+    deadline = time.monotonic() + timeout
+    with console.status("starting services…") as status:
+        while pending:
+            for name in list(pending):
+                if st.pid(name) is None:
+                    raise fail(f"{name} exited during start-up; last log lines:\n{st.tail(name)}")
+                if st.ready(name)[0]:
+                    pending.remove(name)
+                    console.print(f"  [green]✓[/] {name} ready on {st.url(name)}")
+            if time.monotonic() > deadline:
+                raise fail("not ready in time: " + "; ".join(f"{n} {st.ready(n)[1]}" for n in pending)
+                           + f"\nsee `orderflow logs {pending[0]}`")
+            status.update(f"waiting for {', '.join(pending)} to be ready…")
+            time.sleep(0.3)
+
+
+@app.command()
+def up(run_demo: bool = typer.Option(True, "--demo/--no-demo", help="Place demo orders once the stack is up.")
+       ) -> None:
+    """Start Kafka, PostgreSQL, topics, the five services and the simulators (then a demo)."""
+    for name in INFRA:
+        console.rule(name)
+        if infra(name, "start") != 0:
+            raise fail(f"{INFRA[name].relative_to(ROOT)} start failed (see its output above)")
+    console.rule("topics")
+    provision_topics()
+    console.rule("services")
+    st = stack()
+    for name in (*SERVICES, *SIMULATORS):
+        already = st.pid(name)
+        pid = st.start(name)
+        console.print(f"  {name}: {'already running' if already else 'started'} (pid {pid})")
+    wait_ready(st)
+    if run_demo and not demo.run():
+        raise typer.Exit(1)
+    console.print(f"\n[green]stack is running[/] (pids and logs in {RUN_DIR.relative_to(ROOT)}); "
+                  "stop it with `orderflow down`")
+
+
+@app.command()
+def down(keep_infra: bool = typer.Option(False, "--keep-infra", help="Stop only the services and simulators.")
+         ) -> None:
+    """Stop the services and simulators, then Kafka and PostgreSQL."""
+    st = stack()
+    with console.status("stopping services…"):
+        for name in (*SIMULATORS, *reversed(SERVICES)):
+            console.print(f"  {name}: {'stopped' if st.stop(name) else 'was not running'}")
+    if keep_infra:
+        return
+    failed = []
+    for name in INFRA:
+        console.rule(name)
+        if infra(name, "stop") != 0:
+            failed.append(name)
+    if failed:
+        raise fail(f"stopping {', '.join(failed)} failed (see output above)")
+
+
+def _check(value: object) -> str:
+    if value == "-":
+        return "[dim]-[/]"
+    if value == "ok" or value is True:
+        return "[green]ok[/]"
+    return f"[red]{value if value not in (None, False) else 'down'}[/]"
+
+
+@app.command()
+def status() -> None:
+    """Processes, health and infrastructure of the local stack. Exit 1 if anything is down."""
+    st = stack()
+    table = Table(title="orderflow stack", title_justify="left")
+    for column in ("component", "process", "live", "ready", "database", "broker"):
+        table.add_column(column, overflow="fold")
+    healthy = True
+    for name in SERVICES:
+        pid = st.pid(name)
+        try:
+            live = httpx.get(f"{st.url(name)}/health/live", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            live = False
+        ready, checks = st.ready(name) if live else (False, {})
+        healthy &= bool(pid and live and ready)
+        table.add_row(f"{name} :{st.ports[name]}", f"pid {pid}" if pid else "[red]not running[/]",
+                      _check(live), _check(ready), _check(checks.get("database", "?") if live else "-"),
+                      _check(checks.get("broker", "?") if live else "-"))
+    for name in SIMULATORS:
+        pid = st.pid(name)
+        healthy &= bool(pid)
+        table.add_row(f"{name} (simulator)", f"pid {pid}" if pid else "[red]not running[/]", "", "", "", "")
+    for name in INFRA:
+        rc = infra(name, "status", quiet=True)
+        healthy &= rc == 0
+        state = {0: "[green]running[/]", 1: "[red]running, not answering[/]"}.get(rc, "[red]stopped[/]")
+        table.add_row(name, state, "", "", "", "")
+    console.print(table)
+    if not healthy:
+        raise typer.Exit(1)
+
+
+# --- orders ---------------------------------------------------------------------------------
+
+def _parse_line(text: str) -> dict:
+    sku, sep, qty = text.rpartition(":")
+    if not sep or not sku or not qty.strip().isdigit():
+        raise fail(f"--line {text!r}: expected SKU:QUANTITY, e.g. SKU-BOLT-M8:10")
+    return {"sku": sku.strip(), "quantity": int(qty)}
+
+
+@order_app.command("place")
+def order_place(
+    customer: str = typer.Option(..., "--customer", "-c", help="Customer id, e.g. CUST-ACME"),
+    line: list[str] = typer.Option(..., "--line", "-l", help="SKU:QUANTITY (repeatable)"),
+    order_type: str = typer.Option("standard", "--type", help="standard | sample | prepaid_at_order | "
+                                                              "prepaid_before_shipment"),
+    payment: str = typer.Option("invoice", "--payment", help="invoice | card | bank_transfer"),
+    delivery_date: Optional[str] = typer.Option(None, "--delivery-date", help="YYYY-MM-DD"),
+    external_ref: Optional[str] = typer.Option(None, "--external-ref", help="Idempotency reference"),
+    wait: bool = typer.Option(False, "--wait", help="Follow the order until it is final."),
+    timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait with --wait."),
+) -> None:
+    """Place an order through POST /orders."""
+    body = {"customer_id": customer, "order_type": order_type, "payment_method": payment,
+            "lines": [_parse_line(text) for text in line]}
+    if delivery_date:
+        body["requested_delivery_date"] = delivery_date
+    if external_ref:
+        body["external_ref"] = external_ref
+    accepted = demo.place_order(body)
+    verb = "placed" if accepted["created"] else "already placed (same external ref)"
+    console.print(f"{verb} [bold]{accepted['order_number']}[/] {accepted['order_id']}: "
+                  f"{status_text(accepted['status'])}", highlight=False)
+    if wait:
+        order = demo.wait_final([accepted["order_id"]], timeout)[accepted["order_id"]]
+        demo.print_order_result(order)
+        if order["status"] not in demo.FINAL:
+            raise fail(f"{order['order_number']} is still {order['status']} after {timeout:g}s")
+
+
+@order_app.command("show")
+def order_show(order_id: str = typer.Argument(..., help="Order id (UUID)")) -> None:
+    """Status, lines, totals and timeline of one order."""
+    order = demo.get_order(order_id)
+    console.print(f"[bold]{order['order_number']}[/] {order['order_id']}  {status_text(order['status'])}",
+                  highlight=False)
+    if order.get("status_reason"):
+        console.print(f"reason: {order['status_reason']}", highlight=False)
+    console.print(f"customer {order['customer_id']}, {order['order_type']}, pays by {order['payment_method']}, "
+                  f"channel {order['channel']}" + (f", ref {order['external_ref']}" if order.get('external_ref') else "")
+                  + (f", delivery by {order['requested_delivery_date']}" if order.get("requested_delivery_date")
+                     else ""), highlight=False)
+    lines = Table(title="lines", title_justify="left")
+    for column, justify in (("sku", "left"), ("quantity", "right"), ("unit price", "right"), ("amount", "right")):
+        lines.add_column(column, justify=justify)
+    for item in order["lines"]:
+        amount = float(item["unit_price"]) * item["quantity"]
+        lines.add_row(item["sku"], str(item["quantity"]), str(item["unit_price"]), f"{amount:.2f}")
+    lines.add_row("[bold]total[/]", "", "", f"[bold]{order['total']}[/]", end_section=True)
+    console.print(lines)
+    console.print(demo.timeline_table(order))
+
+
+@order_app.command("list")
+def order_list(status: Optional[str] = typer.Option(None, "--status", help="e.g. completed, rejected"),
+               limit: int = typer.Option(20, "--limit", min=1, max=1000)) -> None:
+    """The newest orders (optionally with one status)."""
+    orders = demo.list_orders(status, limit)
+    table = Table(title=f"orders{f' ({status})' if status else ''}: {len(orders)}", title_justify="left")
+    for column, width in (("number", 9), ("order id", 36), ("customer", 9), ("status", 9), ("total", 7),
+                          ("created", 19)):
+        table.add_column(column, no_wrap=True, min_width=width, justify="right" if column == "total" else "left")
+    table.add_column("reason", overflow="fold", min_width=12)
+    for order in orders:
+        table.add_row(order["order_number"], order["order_id"], order["customer_id"], status_text(order["status"]),
+                      order["total"], str(order["created_at"])[:19].replace("T", " "), order.get("status_reason") or "")
+    console.print(table)
+
+
+# --- topics, lag, dead letters, logs ---------------------------------------------------------
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create the catalogue's topics (with ORDERFLOW_TOPIC_PREFIX) that are missing."""
+    provision_topics()
+
+
+@topics_app.command("list")
+def topics_list() -> None:
+    """The topic catalogue."""
+    prefix = Settings().topic_prefix
+    table = Table(title=f"topic catalogue{f' (prefix {prefix!r})' if prefix else ''}", title_justify="left")
+    for column in ("topic", "partitions", "owner", "writers", "retention", "description"):
+        table.add_column(column, justify="right" if column == "partitions" else "left",
+                         no_wrap=column != "description")
+    for spec in CATALOGUE.values():
+        table.add_row(prefix + spec.name, str(spec.partitions), spec.owner, ", ".join(sorted(spec.writers)),
+                      f"{spec.retention_ms // 86_400_000}d", spec.description)
+    console.print(table)
+
+
+@app.command()
+def lag(group: Optional[str] = typer.Option(None, "--group", "-g", help="Only this consumer group."),
+        all_groups: bool = typer.Option(False, "--all", help="All groups on the cluster, not only orderflow's."),
+        lagging: bool = typer.Option(False, "--lagging", help="Only partitions with lag (totals always shown).")
+        ) -> None:
+    """Consumer lag per group, topic and partition."""
+    try:
+        rows = lag_mod.run(group, all_groups)
+    except LookupError as exc:
+        raise fail(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - Kafka unreachable etc.
+        raise fail(f"reading consumer offsets from {Settings().kafka_bootstrap} failed: "
+                   f"{exc or type(exc).__name__} (is Kafka running? try `orderflow up`)") from None
+    if not rows:
+        console.print(f"no committed offsets for {group or 'the orderflow consumer groups'}")
+        return
+    console.print(lag_mod.lag_table(rows, show_zero=not lagging))
+
+
+@dlq_app.command("list")
+def dlq_list(service: Optional[str] = typer.Option(None, "--service", "-s", help="Only this service."),
+             limit: int = typer.Option(20, "--limit", min=1, max=1000)) -> None:
+    """Dead letters of every service (newest first)."""
+    if service and service not in SERVICES:
+        raise fail(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
+    letters, unreachable = [], []
+    for name in [service] if service else SERVICES:
+        try:
+            letters += [{**item, "service": name} for item in
+                        json_or_fail(call(name, "GET", "/dead-letters", params={"limit": limit}), name)]
+        except typer.Exit:
+            if service:
+                raise
+            unreachable.append(name)
+    if unreachable and len(unreachable) == len([service] if service else SERVICES):
+        raise typer.Exit(1)
+    letters.sort(key=lambda item: str(item.get("created_at")), reverse=True)
+    table = Table(title=f"dead letters: {len(letters[:limit])}", title_justify="left")
+    for column in ("id", "service", "topic/partition@offset", "type", "created_at"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("reason", overflow="fold", min_width=16)
+    for item in letters[:limit]:
+        reason = str(item.get("reason") or "")
+        table.add_row(str(item["id"]), item["service"],
+                      f"{item.get('topic')}/{item.get('kafka_partition')}@{item.get('kafka_offset')}",
+                      str(item.get("message_type") or "?"), str(item.get("created_at"))[:19].replace("T", " "),
+                      reason if len(reason) <= 120 else reason[:119] + "…")
+    console.print(table)
+    if unreachable:
+        raise typer.Exit(1)
+
+
+@app.command()
+def logs(service: str = typer.Argument(..., help=f"One of {', '.join((*SERVICES, *SIMULATORS))}"),
+         lines: int = typer.Option(50, "-n", "--lines", help="How many lines."),
+         follow: bool = typer.Option(False, "-f", "--follow", help="Keep printing new lines.")) -> None:
+    """Tail a service's or simulator's log in .local/run."""
+    if service not in (*SERVICES, *SIMULATORS):
+        raise fail(f"unknown service {service!r}; one of {', '.join((*SERVICES, *SIMULATORS))}")
+    path = stack().log_file(service)
+    if not path.exists():
+        raise fail(f"no log yet for {service} ({path})")
+    sys.stdout.write(stack().tail(service, lines) + "\n")   # raw: keeps the log's own colours
+    if follow:
+        with path.open(errors="replace") as handle:
+            handle.seek(0, 2)
+            try:
+                while True:
+                    chunk = handle.read()
+                    if chunk:
+                        sys.stdout.write(chunk)
+                        sys.stdout.flush()
+                    time.sleep(0.5)
+            except KeyboardInterrupt:
+                pass
+
+
+if __name__ == "__main__":
+    app()
