@@ -7,6 +7,7 @@ The helpers here (`call`, `place_order`, `wait_final`, `timeline_table`, ...) ar
 from __future__ import annotations
 
 import os
+import sys
 import time
 from typing import Any
 
@@ -17,8 +18,9 @@ from rich.table import Table
 
 from services.runtime.config import DEFAULT_HTTP_PORTS
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped output (make up under CI, logs) gets a readable width instead of rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 150)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
 
 FINAL = ("completed", "rejected", "cancelled")
 STATUS_STYLE = {"completed": "green", "rejected": "red", "cancelled": "yellow"}
