@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
@@ -17,6 +18,11 @@ class OrderType(StrEnum):
     SAMPLE = "sample"
     PREPAID_AT_ORDER = "prepaid_at_order"
     PREPAID_BEFORE_SHIPMENT = "prepaid_before_shipment"
+
+
+class FulfilmentPolicy(StrEnum):
+    SHIP_COMPLETE = "ship_complete"   # wait until every line is in stock, ship once
+    SHIP_PARTIAL = "ship_partial"     # ship what is reserved now, backorder the rest (one invoice per shipment)
 
 
 class PaymentMethod(StrEnum):
@@ -48,3 +54,27 @@ class StockLine(BaseModel):
 
     sku: str
     quantity: Quantity
+
+
+class ChangeProposal(BaseModel):
+    """A customer's change to an order, as every reviewing department sees it. `lines` is the
+    order's complete new set of lines (a removed line is absent)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    change_id: str
+    order_id: str
+    revision: int = Field(ge=2, description="The order's revision once the change is applied")
+    lines: list[PricedLine]
+    previous_lines: list[PricedLine]
+    address: Address | None = Field(default=None, description="New delivery address, if it changes")
+    requested_delivery_date: dt.date | None = Field(default=None, description="New date, if it changes")
+    new_total: Money
+    previous_total: Money
+
+    def quantity_deltas(self) -> dict[str, int]:
+        """Per SKU: new quantity minus old quantity (only SKUs that change)."""
+        old = {line.sku: line.quantity for line in self.previous_lines}
+        new = {line.sku: line.quantity for line in self.lines}
+        return {sku: new.get(sku, 0) - old.get(sku, 0) for sku in sorted(old | new)
+                if new.get(sku, 0) != old.get(sku, 0)}

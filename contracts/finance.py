@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from contracts.common import Money, OrderType, PaymentMethod, PricedLine
+from contracts.common import ChangeProposal, Money, OrderType, PaymentMethod, PricedLine
 from contracts.envelope import Message
 
 COMMANDS = "finance.commands.v1"
@@ -50,9 +50,54 @@ class IssueInvoice(Message):
     order_number: str
     customer_id: str
     payment_method: PaymentMethod
-    shipment_ref: str = Field(description="What is being billed (a shipment id); one invoice per shipment")
+    shipment_ref: str = Field(description="What is being billed (a shipment id, or 'prepayment'); one invoice each")
     lines: list[PricedLine]
     total: Money
+    kind: str = Field(default="shipment", description="shipment | prepayment (billed before delivery)")
+
+
+class CreditInvoices(Message):
+    """Compensation of invoicing: credit-note what was billed (all of it, or `amount`)."""
+
+    TYPE: ClassVar[str] = "finance.credit_invoices"
+    TOPIC: ClassVar[str] = COMMANDS
+
+    order_id: str
+    amount: Money | None = Field(default=None, description="None: everything billed and not yet credited")
+    reason: str
+
+
+class RefundPayments(Message):
+    """Compensation of payment: refund what was paid (all of it, or `amount`)."""
+
+    TYPE: ClassVar[str] = "finance.refund_payments"
+    TOPIC: ClassVar[str] = COMMANDS
+
+    order_id: str
+    amount: Money | None = None
+    reason: str
+
+
+class AdjustCredit(Message):
+    """A reviewed change moved the order total: hold the new amount."""
+
+    TYPE: ClassVar[str] = "finance.adjust_credit"
+    TOPIC: ClassVar[str] = COMMANDS
+
+    order_id: str
+    change_id: str
+    new_total: Money
+
+
+class ReviewChange(Message):
+    """Can finance accept this change? (credit for an increase)"""
+
+    TYPE: ClassVar[str] = "finance.review_change"
+    TOPIC: ClassVar[str] = COMMANDS
+
+    proposal: ChangeProposal
+    customer_id: str
+    order_type: OrderType
 
 
 # --- events -----------------------------------------------------------------------------------
@@ -105,3 +150,55 @@ class PaymentReceived(Message):
     payment_ref: str
     amount: Money
     order_paid_in_full: bool
+
+
+class CreditNoteIssued(Message):
+    TYPE: ClassVar[str] = "finance.credit_note_issued"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    invoice_number: str
+    credit_note_number: str
+    amount: Money
+    reason: str
+
+
+class PaymentRefunded(Message):
+    TYPE: ClassVar[str] = "finance.payment_refunded"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    payment_ref: str
+    refund_ref: str
+    amount: Money
+
+
+class CreditAdjusted(Message):
+    TYPE: ClassVar[str] = "finance.credit_adjusted"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    change_id: str
+    amount: Money
+
+
+class ChangeReviewed(Message):
+    TYPE: ClassVar[str] = "finance.change_reviewed"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    change_id: str
+    approved: bool
+    reason: str | None = None
+
+
+class CompensationDone(Message):
+    """Answer to every compensation command, also when there was nothing to undo, so that the
+    saga knows the compensation is finished (it retries until it sees this)."""
+
+    TYPE: ClassVar[str] = "finance.compensation_done"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    command_type: str
+    summary: str

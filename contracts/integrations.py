@@ -17,6 +17,8 @@ CARRIER_REQUESTS = "carrier.requests.v1"
 CARRIER_EVENTS = "carrier.events.v1"
 PAYMENT_REQUESTS = "payments.requests.v1"
 PAYMENT_EVENTS = "payments.events.v1"
+SUPPLIER_REQUESTS = "supplier.requests.v1"
+SUPPLIER_EVENTS = "supplier.events.v1"
 
 
 class CarrierBookingRequested(Message):
@@ -109,3 +111,72 @@ class PaymentSettled(Message):
     order_id: str
     amount: Money
     settled_at: dt.datetime
+
+
+class RefundRequested(Message):
+    TYPE: ClassVar[str] = "payments.refund_requested"
+    TOPIC: ClassVar[str] = PAYMENT_REQUESTS
+
+    payment_ref: str
+    order_id: str
+    amount: Money
+
+
+class RefundSettled(Message):
+    TYPE: ClassVar[str] = "payments.refund_settled"
+    TOPIC: ClassVar[str] = PAYMENT_EVENTS
+
+    refund_ref: str = Field(description="Provider's unique reference; finance dedupes on it")
+    payment_ref: str
+    order_id: str
+    amount: Money
+
+
+# --- suppliers --------------------------------------------------------------------------------
+
+class SupplierOrderRequested(Message):
+    TYPE: ClassVar[str] = "supplier.order_requested"
+    TOPIC: ClassVar[str] = SUPPLIER_REQUESTS
+
+    purchase_order_id: str
+    supplier_id: str
+    sku: str
+    quantity: int
+    needed_by: dt.date | None = None
+
+
+class SupplierOrderCancelRequested(Message):
+    TYPE: ClassVar[str] = "supplier.order_cancel_requested"
+    TOPIC: ClassVar[str] = SUPPLIER_REQUESTS
+
+    purchase_order_id: str
+    supplier_id: str
+    quantity: int = Field(description="How much to cancel")
+
+
+class SupplierOrderConfirmed(Message):
+    TYPE: ClassVar[str] = "supplier.order_confirmed"
+    TOPIC: ClassVar[str] = SUPPLIER_EVENTS
+
+    purchase_order_id: str
+    supplier_id: str
+    delivery_date: dt.date
+
+
+class SupplierOrderRejected(Message):
+    TYPE: ClassVar[str] = "supplier.order_rejected"
+    TOPIC: ClassVar[str] = SUPPLIER_EVENTS
+
+    purchase_order_id: str
+    supplier_id: str
+    reason: str
+
+
+class SupplierGoodsDelivered(Message):
+    TYPE: ClassVar[str] = "supplier.goods_delivered"
+    TOPIC: ClassVar[str] = SUPPLIER_EVENTS
+
+    purchase_order_id: str
+    supplier_id: str
+    sku: str
+    quantity: int

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from contracts.common import Address
+from contracts.common import Address, ChangeProposal
 from contracts.envelope import Message
 
 COMMANDS = "logistics.commands.v1"
@@ -32,6 +32,27 @@ class CancelShipment(Message):
 
     order_id: str
     reason: str
+
+
+class ReviewChange(Message):
+    """Can logistics accept this change (nothing dispatched yet for an address change)?"""
+
+    TYPE: ClassVar[str] = "logistics.review_change"
+    TOPIC: ClassVar[str] = COMMANDS
+
+    proposal: ChangeProposal
+
+
+class UpdateDelivery(Message):
+    """Apply a reviewed change of address or date to the booking not yet dispatched."""
+
+    TYPE: ClassVar[str] = "logistics.update_delivery"
+    TOPIC: ClassVar[str] = COMMANDS
+
+    order_id: str
+    change_id: str
+    address: Address | None = None
+    requested_delivery_date: dt.date | None = None
 
 
 class ShipmentBooked(Message):
@@ -80,3 +101,33 @@ class ShipmentCancelled(Message):
     order_id: str
     shipment_id: str
     reason: str
+
+
+class ChangeReviewed(Message):
+    TYPE: ClassVar[str] = "logistics.change_reviewed"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    change_id: str
+    approved: bool
+    reason: str | None = None
+
+
+class DeliveryUpdated(Message):
+    TYPE: ClassVar[str] = "logistics.delivery_updated"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    change_id: str
+
+
+class CompensationDone(Message):
+    """Answer to every compensation command, also when there was nothing to undo, so that the
+    saga knows the compensation is finished (it retries until it sees this)."""
+
+    TYPE: ClassVar[str] = "logistics.compensation_done"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    command_type: str
+    summary: str

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from contracts.common import Address, Money, OrderType, PaymentMethod, PricedLine, Quantity
+from contracts.common import Address, FulfilmentPolicy, Money, OrderType, PaymentMethod, PricedLine, Quantity
 from contracts.envelope import Message
 from pydantic import BaseModel, ConfigDict
 
@@ -39,6 +39,7 @@ class PlaceOrder(Message):
     requested_delivery_date: dt.date | None = None
     delivery_address: Address | None = None
     payment_method: PaymentMethod = PaymentMethod.INVOICE
+    fulfilment_policy: FulfilmentPolicy = FulfilmentPolicy.SHIP_COMPLETE
 
 
 # --- events (written only by sales) -----------------------------------------------------------
@@ -76,3 +77,37 @@ class OrderRejectedByIntake(Message):
     channel: str
     external_ref: str
     reasons: list[str]
+
+
+class OrderChanged(Message):
+    """A change was reviewed by every affected department and applied everywhere."""
+
+    TYPE: ClassVar[str] = "sales.order_changed"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    change_id: str
+    revision: int
+    lines: list[PricedLine]
+    total: Money
+
+
+class OrderChangeRefused(Message):
+    TYPE: ClassVar[str] = "sales.order_change_refused"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    change_id: str
+    reasons: list[str]
+
+
+class SagaAlert(Message):
+    """Something needs a person: a compensation that keeps failing was parked, a deadline passed."""
+
+    TYPE: ClassVar[str] = "sales.saga_alert"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    order_number: str
+    severity: str = "warning"
+    summary: str

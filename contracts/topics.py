@@ -65,7 +65,11 @@ CATALOGUE: dict[str, TopicSpec] = {
         TopicSpec(integrations.PAYMENT_REQUESTS, owner="finance", writers=frozenset({"finance"}),
                   description="Collection requests to the payment provider"),
         TopicSpec(integrations.PAYMENT_EVENTS, owner="finance", writers=frozenset({"payments"}),
-                  description="Settlements reported by the payment provider"),
+                  description="Settlements and refunds reported by the payment provider"),
+        TopicSpec(integrations.SUPPLIER_REQUESTS, owner="procurement", writers=frozenset({"procurement"}),
+                  description="Purchase orders and cancellations sent to suppliers"),
+        TopicSpec(integrations.SUPPLIER_EVENTS, owner="procurement", writers=frozenset({"supplier"}),
+                  description="Suppliers' confirmations, rejections and deliveries"),
     ]
 }
 
@@ -91,7 +95,7 @@ def validate_catalogue() -> list[str]:
     for type_name, model in message_types().items():
         if model.TOPIC not in CATALOGUE:
             problems.append(f"{type_name}: topic {model.TOPIC!r} is not in the catalogue")
-        if not type_name.split(".")[0] in {*DEPARTMENTS, "carrier", "payments"}:
+        if not type_name.split(".")[0] in {*DEPARTMENTS, "carrier", "payments", "supplier"}:
             problems.append(f"{type_name}: type must start with its department or integration")
     for spec in CATALOGUE.values():
         if spec.partitions < 3 and not spec.name.endswith(".dlq.v1"):

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.common import StockLine
+from contracts.common import ChangeProposal, StockLine
 from contracts.envelope import Message
 
 COMMANDS = "warehouse.commands.v1"
@@ -62,6 +62,39 @@ class DispatchOrder(Message):
     shipment_id: str
     carrier: str
     tracking_number: str
+    payment_required: bool = Field(default=False, description="prepaid_before_shipment: refuse until paid in full")
+
+
+class ReceiveGoods(Message):
+    """Goods from a supplier arrived: put away; if bought for an order, reserve them for it."""
+
+    TYPE: ClassVar[str] = "warehouse.receive_goods"
+    TOPIC: ClassVar[str] = COMMANDS
+
+    purchase_order_id: str
+    sku: str
+    quantity: int = Field(gt=0)
+    order_id: str | None = None
+
+
+class AdjustReservation(Message):
+    """Apply a reviewed change: reserve or release only the difference to these quantities."""
+
+    TYPE: ClassVar[str] = "warehouse.adjust_reservation"
+    TOPIC: ClassVar[str] = COMMANDS
+
+    order_id: str
+    change_id: str
+    lines: list[StockLine] = Field(description="The order's new quantities; a line not listed is released")
+
+
+class ReviewChange(Message):
+    """Is the order still changeable in the warehouse (not packed/shipped for changed lines)?"""
+
+    TYPE: ClassVar[str] = "warehouse.review_change"
+    TOPIC: ClassVar[str] = COMMANDS
+
+    proposal: ChangeProposal
 
 
 # --- events -----------------------------------------------------------------------------------
@@ -91,6 +124,7 @@ class OrderPacked(Message):
     order_id: str
     parcels: int = Field(ge=1)
     weight_kg: float = Field(gt=0)
+    lines: list[StockLine] = Field(default_factory=list, description="What is in this package")
 
 
 class OrderDispatched(Message):
@@ -110,3 +144,56 @@ class DispatchRefused(Message):
 
     order_id: str
     reason: str
+
+
+class GoodsReceived(Message):
+    TYPE: ClassVar[str] = "warehouse.goods_received"
+    TOPIC: ClassVar[str] = EVENTS
+
+    purchase_order_id: str
+    sku: str
+    quantity: int
+    order_id: str | None = None
+    reserved_for_order: int = 0
+
+
+class StockLow(Message):
+    """Available stock fell below the reorder point: procurement replenishes on its own."""
+
+    TYPE: ClassVar[str] = "warehouse.stock_low"
+    TOPIC: ClassVar[str] = EVENTS
+
+    sku: str
+    available: int
+    reorder_point: int
+    reorder_quantity: int
+
+
+class ReservationExpired(Message):
+    TYPE: ClassVar[str] = "warehouse.reservation_expired"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    lines: list[StockLine]
+
+
+class ChangeReviewed(Message):
+    TYPE: ClassVar[str] = "warehouse.change_reviewed"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    change_id: str
+    approved: bool
+    reason: str | None = None
+
+
+class CompensationDone(Message):
+    """Answer to every compensation command, also when there was nothing to undo, so that the
+    saga knows the compensation is finished (it retries until it sees this)."""
+
+    TYPE: ClassVar[str] = "warehouse.compensation_done"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    command_type: str
+    summary: str
