@@ -1,5 +1,4 @@
 INSERT INTO customers (customer_id, name, credit_limit, payment_terms_days, max_discount_pct) VALUES
- ('CUST-SLOW', 'Slow Payer Corp', 20000.00, 30, 5),
  ('CUST-ACME', 'Acme Manufacturing GmbH', 50000.00, 30, 10),
  ('CUST-BOLT', 'Bolt & Nut Distributors', 20000.00, 30, 5),
  ('CUST-NORD', 'Nordic Retail AB',       100000.00, 45, 15),

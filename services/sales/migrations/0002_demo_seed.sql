@@ -3,7 +3,6 @@ INSERT INTO customers (customer_id, name, default_address) VALUES
  ('CUST-ACME', 'Acme Manufacturing GmbH', '{"name": "Acme Manufacturing GmbH", "street": "Industriestr. 5", "city": "Berlin", "postal_code": "10115", "country": "DE"}'),
  ('CUST-BOLT', 'Bolt & Nut Distributors', '{"name": "Bolt & Nut Distributors", "street": "12 Rue de la Paix", "city": "Lyon", "postal_code": "69001", "country": "FR"}'),
  ('CUST-NORD', 'Nordic Retail AB', '{"name": "Nordic Retail AB", "street": "Kungsgatan 1", "city": "Stockholm", "postal_code": "11143", "country": "SE"}'),
- ('CUST-SLOW', 'Slow Payer Corp', '{"name": "Slow Payer Corp", "street": "Hauptplatz 3", "city": "Vienna", "postal_code": "1010", "country": "DE"}'),
  ('CUST-TINY', 'Tiny Startup Ltd', '{"name": "Tiny Startup Ltd", "street": "1 Old Street", "city": "London", "postal_code": "EC1V 9HL", "country": "GB"}')
 ON CONFLICT DO NOTHING;
 
