@@ -1,18 +1,23 @@
-"""Sales HTTP API: place, show (with timeline) and list orders."""
+"""Sales HTTP API: place, show (with timeline), list, approve, change and cancel orders."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Header, HTTPException, Query, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.common import Address, PricedLine
 from services.runtime.outbox import Tx
 from services.runtime.service import Service
-from services.sales import handlers, intake, store
-from services.sales.saga import Status
+from services.sales import handlers, intake, saga, store
+from services.sales.saga import Order, Status, Timings
+
+APPROVER_ROLES = {"sales_manager"}
 
 
 class OrderAccepted(BaseModel):
@@ -22,8 +27,50 @@ class OrderAccepted(BaseModel):
     created: bool
 
 
-def router(service: Service) -> APIRouter:
+class LineChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(ge=0, le=1_000_000, description="New quantity; 0 removes the line")
+
+
+class ChangeRequest(BaseModel):
+    """Only what changes: lines not mentioned keep their quantity."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
+        "lines": [{"sku": "SKU-BOLT-M8", "quantity": 6}, {"sku": "SKU-GEAR-40", "quantity": 0}]}})
+
+    lines: list[LineChange] | None = None
+    requested_delivery_date: dt.date | None = None
+    delivery_address: Address | None = None
+
+
+class CancelRequest(BaseModel):
+    reason: str = Field(default="cancelled by the customer", min_length=1, max_length=500)
+
+
+class SagaAnswer(BaseModel):
+    order_id: str
+    status: str
+    note: str | None
+
+
+def router(service: Service, timings: Timings) -> APIRouter:
     api = APIRouter(tags=["orders"])
+
+    async def act(order_id: uuid.UUID, decide: Callable[[Order, Any], saga.Decision], status_code: int = 202,
+                  response: Response | None = None) -> SagaAnswer:
+        """Lock the order, let the saga decide, persist; a refusal is a 409 with the reason."""
+        async with service.pool.acquire() as conn, conn.transaction():
+            order = await store.lock(conn, str(order_id))
+            if order is None:
+                raise HTTPException(404, f"no order {order_id}")
+            try:
+                decision = decide(order, conn)
+            except saga.Refused as exc:
+                raise HTTPException(409, str(exc)) from exc
+            after = await handlers.apply(Tx(conn, service.name), order, decision, timings)
+        return SagaAnswer(order_id=after.order_id, status=after.status.value, note=decision.note)
 
     @api.post("/orders", status_code=201, response_model=OrderAccepted,
               responses={200: {"description": "Same external_ref as an earlier order: that order"},
@@ -32,7 +79,7 @@ def router(service: Service) -> APIRouter:
         async with service.pool.acquire() as conn, conn.transaction():
             try:
                 order, created = await handlers.place_order(
-                    Tx(conn, service.name, trace=intake.new_traceparent()), request, channel="api")
+                    Tx(conn, service.name, trace=intake.new_traceparent()), request, channel="api", timings=timings)
             except intake.IntakeError as exc:
                 raise RequestValidationError(exc.errors) from exc
         if not created:
@@ -51,5 +98,59 @@ def router(service: Service) -> APIRouter:
     async def list_(status: Status | None = Query(default=None), limit: int = Query(default=100, ge=1, le=1000)
                     ) -> list[dict[str, Any]]:
         return await store.list_orders(service.pool, status.value if status else None, limit)
+
+    @api.post("/orders/{order_id}/approve", status_code=202, response_model=SagaAnswer,
+              responses={403: {"description": "Caller's role may not approve"}, 409: {"description": "Not awaiting approval"}})
+    async def approve(order_id: uuid.UUID, x_orderflow_user: str = Header(..., description="Who approves"),
+                      x_orderflow_role: str = Header(..., description="Caller's role, e.g. sales_manager")
+                      ) -> SagaAnswer:
+        if x_orderflow_role not in APPROVER_ROLES:
+            raise HTTPException(403, f"role {x_orderflow_role!r} may not approve orders (needs one of "
+                                     f"{sorted(APPROVER_ROLES)})")
+        return await act(order_id, lambda order, _: saga.approve(order, x_orderflow_user, handlers.now()))
+
+    @api.post("/orders/{order_id}/changes", status_code=202, response_model=SagaAnswer,
+              responses={409: {"description": "Not changeable now; `detail` says why"},
+                         422: {"description": "Unknown SKU or invalid change"}})
+    async def change(order_id: uuid.UUID, request: ChangeRequest) -> SagaAnswer:
+        async with service.pool.acquire() as conn:
+            prices = await store.price_list(conn)
+        unknown = [{"loc": ["body", "lines", i, "sku"], "msg": f"unknown or inactive SKU {c.sku!r}",
+                    "type": "value_error"} for i, c in enumerate(request.lines or []) if c.sku not in prices]
+        if unknown:
+            raise RequestValidationError(unknown)
+
+        def decide(order: Order, _: Any) -> saga.Decision:
+            lines = None
+            if request.lines is not None:
+                wanted = {line.sku: line.quantity for line in order.lines}
+                wanted.update({c.sku: c.quantity for c in request.lines})
+                lines = tuple(PricedLine(sku=sku, quantity=qty, unit_price=order.price(sku)
+                                         if order.quantity(sku) else prices[sku])
+                              for sku, qty in wanted.items() if qty > 0)
+                if not lines:
+                    raise saga.Refused("a change cannot remove every line; cancel the order instead")
+            return saga.request_change(order, lines=lines, address=request.delivery_address,
+                                       requested_delivery_date=request.requested_delivery_date, now=handlers.now())
+        return await act(order_id, decide)
+
+    @api.post("/orders/{order_id}/cancel", status_code=202, response_model=SagaAnswer,
+              responses={409: {"description": "Already final, or goods already dispatched"}})
+    async def cancel(order_id: uuid.UUID, request: CancelRequest | None = None) -> SagaAnswer:
+        reason = (request or CancelRequest()).reason
+        return await act(order_id, lambda order, _: saga.request_cancel(order, reason, handlers.now()))
+
+    @api.post("/orders/{order_id}/compensations/retry", status_code=202, response_model=SagaAnswer)
+    async def retry_compensations(order_id: uuid.UUID) -> SagaAnswer:
+        return await act(order_id, lambda order, _: saga.retry_parked(order, handlers.now()))
+
+    @api.get("/alerts")
+    async def alerts(limit: int = Query(default=100, ge=1, le=1000)) -> list[dict[str, Any]]:
+        """Orders that need a person: parked compensations or steps without answer."""
+        rows = await service.pool.fetch(
+            "SELECT order_id, order_number, status, saga->'alerts' AS alerts, saga->'compensations' AS compensations"
+            " FROM orders WHERE jsonb_array_length(COALESCE(saga->'alerts', '[]')) > 0"
+            " OR saga->'compensations' @> '[{\"parked\": true}]' ORDER BY updated_at DESC LIMIT $1", limit)
+        return [dict(r, order_id=str(r["order_id"])) for r in rows]
 
     return api

@@ -1,13 +1,15 @@
-"""Sales message handling: order intake, and the saga reacting to every department's events.
-
-Every department event about an order lands on its timeline; the saga (saga.py) decides what
-happens next, and `apply` persists that decision and emits its commands in the same transaction.
-"""
+"""Sales message handling: order intake, the saga reacting to every department's events, and the
+deadline job. Every department event about an order lands on its timeline; the saga (saga.py)
+decides what happens next; `apply` persists that decision and emits its messages through the
+outbox in the same transaction."""
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import uuid
 
+import asyncpg
 from pydantic import ValidationError
 
 from contracts import sales
@@ -16,10 +18,17 @@ from contracts.topics import CATALOGUE
 from services.runtime.consumer import Consumer
 from services.runtime.outbox import Tx
 from services.sales import intake, saga, store
-from services.sales.saga import Order
+from services.sales.saga import Order, Status, Timings
+
+log = logging.getLogger(__name__)
+EXPLAINED_BY_REASON = {Status.CANCELLING, Status.CANCELLED, Status.REJECTED}
 
 
-async def place_order(tx: Tx, request: intake.OrderRequest, *, channel: str) -> tuple[Order, bool]:
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+async def place_order(tx: Tx, request: intake.OrderRequest, *, channel: str, timings: Timings) -> tuple[Order, bool]:
     """Record a new order and start its saga. Returns (order, created); a repeated external_ref
     returns the existing order. Raises IntakeError for unknown customer or SKUs."""
     if request.external_ref:
@@ -30,37 +39,40 @@ async def place_order(tx: Tx, request: intake.OrderRequest, *, channel: str) -> 
     lines = intake.price_lines(request, await store.price_list(tx.conn), customer_known=address is not None)
     assert address is not None
     order = Order(
-        order_id=str(uuid.uuid4()), number="", customer_id=request.customer_id, order_type=request.order_type,
-        payment_method=request.payment_method, lines=tuple(lines), address=address,
+        order_id=str(uuid.uuid4()), number=await store.next_number(tx.conn), customer_id=request.customer_id,
+        order_type=request.order_type, payment_method=request.payment_method,
+        fulfilment_policy=request.fulfilment_policy, lines=tuple(lines), address=address,
         requested_delivery_date=request.requested_delivery_date,
     )
-    order = await store.insert(tx.conn, order, channel=channel, external_ref=request.external_ref)
+    await store.insert(tx.conn, order, channel=channel, external_ref=request.external_ref)
     await store.add_timeline(tx.conn, order.order_id, department="sales", kind="status", type_="received",
                              detail={"channel": channel, "total": str(order.total)})
     await tx.emit(sales.OrderPlaced(
         order_id=order.order_id, order_number=order.number, customer_id=order.customer_id,
         order_type=order.order_type, lines=list(order.lines), total=order.total, channel=channel,
     ), key=order.order_id, correlation_id=order.order_id)
-    order = await apply(tx, order, saga.start(order))
+    order = await apply(tx, order, saga.start(order, now(), timings), timings)
     return order, True
 
 
-async def apply(tx: Tx, before: Order, decision: saga.Decision) -> Order:
-    """Persist a saga decision: new state, commands through the outbox, timeline, status event."""
+async def apply(tx: Tx, before: Order, decision: saga.Decision, timings: Timings) -> Order:
+    """Persist a saga decision: new state, commands and events through the outbox, timeline."""
     after = decision.order
     changed = after.status != before.status
-    await store.save(tx.conn, after, reason=decision.note if changed else None)
-    for command in decision.commands:
-        envelope = await tx.emit(command, key=after.order_id, correlation_id=after.order_id)
-        await store.add_timeline(tx.conn, after.order_id, department=CATALOGUE[command.TOPIC].owner,
-                                 kind="command", type_=command.TYPE, message_id=envelope.message_id,
-                                 detail=envelope.payload)
+    if changed and after.status not in EXPLAINED_BY_REASON:
+        after = after.model_copy(update={"status_reason": decision.note})
+    await store.save(tx.conn, after, timings)
+    for message in [*decision.commands, *decision.events]:
+        envelope = await tx.emit(message, key=after.order_id, correlation_id=after.order_id)
+        await store.add_timeline(tx.conn, after.order_id, department=CATALOGUE[message.TOPIC].owner,
+                                 kind="command" if message.TOPIC.endswith(".commands.v1") else "event",
+                                 type_=message.TYPE, message_id=envelope.message_id, detail=envelope.payload)
     if changed:
         await store.add_timeline(tx.conn, after.order_id, department="sales", kind="status",
                                  type_=after.status.value, detail={"note": decision.note})
         await tx.emit(sales.OrderStatusChanged(
             order_id=after.order_id, order_number=after.number, status=after.status.value,
-            previous_status=before.status.value, reason=decision.note,
+            previous_status=before.status.value, reason=after.status_reason,
         ), key=after.order_id, correlation_id=after.order_id)
     elif decision.note:
         await store.add_timeline(tx.conn, after.order_id, department="sales", kind="saga", type_="progress",
@@ -68,12 +80,12 @@ async def apply(tx: Tx, before: Order, decision: saga.Decision) -> Order:
     return after
 
 
-def register(consumer: Consumer) -> None:
+def register(consumer: Consumer, timings: Timings) -> None:
     @consumer.on(sales.PlaceOrder)
     async def on_place_order(tx: Tx, command: sales.PlaceOrder) -> None:
         try:
             request = intake.OrderRequest.model_validate(command.model_dump(exclude={"channel"}))
-            await place_order(tx, request, channel=command.channel)
+            await place_order(tx, request, channel=command.channel, timings=timings)
         except (intake.IntakeError, ValidationError) as exc:
             # Business rejection: answered on sales.events so the sending system learns why.
             errors = exc.errors if isinstance(exc, intake.IntakeError) else exc.errors()
@@ -89,6 +101,26 @@ def register(consumer: Consumer) -> None:
         if order is None:
             return  # not about an order of ours (e.g. replenishment)
         await store.add_event_to_timeline(tx.conn, order.order_id, tx.cause)
-        decision = saga.react(order, message)
+        decision = saga.react(order, message, now(), timings)
         if decision is not None:
-            await apply(tx, order, decision)
+            await apply(tx, order, decision, timings)
+
+
+async def run_deadlines(pool: asyncpg.Pool, timings: Timings) -> int:
+    """Tick every order whose deadline has come (each in its own transaction)."""
+    async with pool.acquire() as conn:
+        due = await store.due_orders(conn, now())
+    handled = 0
+    for order_id in due:
+        async with pool.acquire() as conn, conn.transaction():
+            order = await store.lock(conn, order_id)
+            if order is None:
+                continue
+            decision = saga.tick(order, now(), timings)
+            tx = Tx(conn, "sales")
+            if decision is None:
+                await store.save(conn, order, timings)   # recomputes next_check_at
+            else:
+                await apply(tx, order, decision, timings)
+                handled += 1
+    return handled

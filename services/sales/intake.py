@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from contracts.common import Address, OrderType, PaymentMethod, PricedLine
+from contracts.common import Address, FulfilmentPolicy, OrderType, PaymentMethod, PricedLine
 from contracts.sales import OrderLineRequest
 
 
@@ -31,6 +31,7 @@ class OrderRequest(BaseModel):
     order_type: OrderType = OrderType.STANDARD
     lines: list[OrderLineBody] = Field(min_length=1, max_length=200)
     payment_method: PaymentMethod = PaymentMethod.INVOICE
+    fulfilment_policy: FulfilmentPolicy = FulfilmentPolicy.SHIP_COMPLETE
     requested_delivery_date: dt.date | None = None
     delivery_address: Address | None = Field(default=None, description="Defaults to the customer's address")
     external_ref: str | None = Field(default=None, max_length=100,

@@ -1,45 +1,72 @@
-"""The order saga: one list of steps, each with its command, its replies and its compensation.
+"""The order saga: sales' persisted state machine for one order across every department.
 
-Pure logic, no I/O: `start(order)` and `react(order, message)` return a `Decision` (new status,
-commands to send, a note for the timeline); `handlers.py` persists it and emits the commands
-through the outbox in the same transaction. Unit-tested in tests/unit/test_order_saga.py.
+Pure logic, no I/O. `start`, `react` (a department replied), `tick` (time passed), `request_change`
+and `request_cancel` return a `Decision`: the order's new state, the commands to send, sales'
+own events (status, change, alerts) and a note for the timeline. `handlers.py` persists the
+decision and emits everything through the outbox in one transaction.
 
-    step            command                     success            failure               compensation
-    credit_check    finance.check_credit        credit_approved    credit_rejected       finance.release_credit
-    reserve_stock   warehouse.reserve_stock     stock_reserved     (reserved < ordered)  warehouse.release_reservation
-    pick_and_pack   warehouse.pick_and_pack     order_packed
-    book_shipment   logistics.book_shipment     shipment_booked    booking_failed        logistics.cancel_shipment
-    dispatch        warehouse.dispatch_order    order_dispatched   dispatch_refused
-    invoice         finance.issue_invoice       invoice_issued
-    settle          (waits)                     payment received in full + shipment delivered -> completed
+The forward steps, each beside its reply and its compensation:
 
-A failure compensates every completed step in reverse order (and the failing step itself when it
-left a partial effect, e.g. a partial reservation). A failure at the credit check rejects the
-order; a failure later cancels it.
+    step                command                        reply                   compensation
+    approval (sample)   POST /orders/{id}/approve      -                       -
+    credit_check        finance.check_credit           credit_approved         finance.release_credit
+                                                       credit_rejected -> rejected
+    prepayment          finance.issue_invoice (kind    invoice_issued,         finance.credit_invoices,
+    (prepaid types)       prepayment)                  payment_received        finance.refund_payments
+    reserve_stock       warehouse.reserve_stock        stock_reserved          warehouse.release_reservation
+    buy_shortfall       procurement.purchase_shortfall goods arrive ->         procurement.cancel_purchase
+                                                       stock_reserved; purchase_failed -> cancel
+    -- one wave per shipment (ship_partial may need several) --
+    pick_and_pack       warehouse.pick_and_pack        order_packed            (released with the reservation)
+    book_shipment       logistics.book_shipment        shipment_booked         logistics.cancel_shipment
+    dispatch            warehouse.dispatch_order       order_dispatched        - (goods left: no cancel after this)
+                                                       dispatch_refused (prepaid, unpaid) -> awaiting_payment
+    invoice (standard)  finance.issue_invoice          invoice_issued          finance.credit_invoices
+    -- then --
+    settle              (waits)                        delivered + paid in full -> completed
+
+Control points by order type: `sample` waits for an approval and is never billed; `prepaid_at_order`
+reserves nothing until paid; `prepaid_before_shipment` reserves and packs at once but the warehouse
+refuses to dispatch until paid. Both prepaid types are cancelled when unpaid past their deadline.
+
+Compensation runs in reverse order of the effects, one at a time: each waits for its department's
+`compensation_done`, is re-sent with backoff when none comes, and is parked with an alert after
+`max_attempts`. Semantic locks: while a step is in flight a change is refused (409) and a cancel
+waits for the step's reply.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+import uuid
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
-from contracts import finance, logistics, warehouse
-from contracts.common import Address, OrderType, PaymentMethod, PricedLine, StockLine
-from contracts.envelope import Message
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts import finance, logistics, procurement, sales, warehouse
+from contracts.common import (Address, ChangeProposal, FulfilmentPolicy, OrderType, PaymentMethod, PricedLine,
+                              StockLine)
+from contracts.envelope import Message, message_types
 
 
 class Status(StrEnum):
     RECEIVED = "received"
+    AWAITING_APPROVAL = "awaiting_approval"
     CREDIT_CHECK = "credit_check"
+    AWAITING_PAYMENT = "awaiting_payment"
     RESERVING = "reserving"
+    AWAITING_STOCK = "awaiting_stock"
     PICKING = "picking"
     BOOKING = "booking"
     DISPATCHING = "dispatching"
     INVOICING = "invoicing"
-    SHIPPED = "shipped"            # invoiced; waiting for delivery and payment
+    BACKORDERED = "backordered"      # part shipped, the rest waits for stock
+    SHIPPED = "shipped"              # everything dispatched; waiting for delivery and payment
+    CHANGING = "changing"            # a change is being reviewed by the departments
+    CANCELLING = "cancelling"        # compensations running
     COMPLETED = "completed"
     REJECTED = "rejected"
     CANCELLED = "cancelled"
@@ -49,175 +76,654 @@ class Status(StrEnum):
         return self in (Status.COMPLETED, Status.REJECTED, Status.CANCELLED)
 
 
+IN_FLIGHT = {Status.CREDIT_CHECK, Status.RESERVING, Status.PICKING, Status.BOOKING, Status.DISPATCHING,
+             Status.INVOICING, Status.CHANGING, Status.CANCELLING}
+CHANGEABLE = {Status.AWAITING_APPROVAL, Status.AWAITING_PAYMENT, Status.AWAITING_STOCK, Status.BACKORDERED,
+              Status.SHIPPED}
+WAVE = (Status.PICKING, Status.BOOKING, Status.DISPATCHING, Status.INVOICING)
+PREPAID = {OrderType.PREPAID_AT_ORDER, OrderType.PREPAID_BEFORE_SHIPMENT}
+UNBILLED = {OrderType.SAMPLE}
+REVIEWERS = ("warehouse", "logistics", "finance")
+
+
 @dataclass(frozen=True)
-class Order:
-    """What the saga knows about an order (persisted by sales in `orders`)."""
+class Timings:
+    """Deadlines (configurable down to seconds for tests)."""
+
+    step_timeout: dt.timedelta = dt.timedelta(minutes=5)          # no reply -> re-send the command
+    payment_deadline: dt.timedelta = dt.timedelta(days=7)         # prepaid orders unpaid -> cancelled
+    compensation_timeout: dt.timedelta = dt.timedelta(seconds=30)  # first retry; doubles each attempt
+    max_attempts: int = 5                                          # then: park with an alert
+
+
+class Sent(BaseModel):
+    """A command the saga waits on, kept so that it can be sent again."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str
+    payload: dict[str, Any]
+    sent_at: dt.datetime
+    attempts: int = 1
+
+    def message(self) -> Message:
+        return message_types()[self.type].model_validate(self.payload)
+
+
+class Compensation(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    type: str
+    payload: dict[str, Any]
+    sent_at: dt.datetime | None = None
+    attempts: int = 0
+    done: bool = False
+    parked: bool = False
+    summary: str | None = None
+
+    def message(self) -> Message:
+        return message_types()[self.type].model_validate(self.payload)
+
+
+class PendingChange(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    proposal: ChangeProposal
+    resume: Status
+    reviews: dict[str, bool] = Field(default_factory=dict)
+    reasons: list[str] = Field(default_factory=list)
+
+
+class Order(BaseModel):
+    """Everything the saga knows about one order; persisted as JSON by sales."""
+
+    model_config = ConfigDict(frozen=True)
 
     order_id: str
     number: str
     customer_id: str
-    order_type: OrderType
-    payment_method: PaymentMethod
+    order_type: OrderType = OrderType.STANDARD
+    payment_method: PaymentMethod = PaymentMethod.INVOICE
+    fulfilment_policy: FulfilmentPolicy = FulfilmentPolicy.SHIP_COMPLETE
     lines: tuple[PricedLine, ...]
     address: Address
     requested_delivery_date: dt.date | None = None
+    revision: int = 1
     status: Status = Status.RECEIVED
+    status_reason: str | None = None
+
     # facts learnt along the way
+    approved_by: str | None = None
+    credit_ok: bool = False
+    credit_held: bool = False
+    payment_due_at: dt.datetime | None = None
+    prepayment_invoiced: bool = False
+    invoices: tuple[str, ...] = ()
+    paid_in_full: bool = False
+    payments: int = 0
+    reservation_requested: bool = False
+    secured: dict[str, int] = Field(default_factory=dict)     # reserved + shipped, per SKU
+    shipped: dict[str, int] = Field(default_factory=dict)
+    purchasing: dict[str, int] = Field(default_factory=dict)  # asked procurement for, per SKU
+    wave: int = 0
+    packed: tuple[StockLine, ...] = ()
     parcels: int | None = None
     weight_kg: float | None = None
     shipment_id: str | None = None
     carrier: str | None = None
     tracking_number: str | None = None
-    invoice_number: str | None = None
-    delivered: bool = False
-    paid: bool = False
-    completed_steps: tuple[str, ...] = ()
+    booked: bool = False
+    shipments: dict[str, bool] = Field(default_factory=dict)  # shipment id -> delivered
+    uninvoiced: dict[str, list[StockLine]] = Field(default_factory=dict)  # dispatched, not yet billed
+
+    awaiting: Sent | None = None
+    change: PendingChange | None = None
+    cancel_requested: str | None = None
+    compensations: tuple[Compensation, ...] = ()
+    alerts: tuple[str, ...] = ()
 
     @property
     def total(self) -> Decimal:
         return sum((line.unit_price * line.quantity for line in self.lines), Decimal("0.00"))
 
+    def quantity(self, sku: str) -> int:
+        return next((line.quantity for line in self.lines if line.sku == sku), 0)
 
-@dataclass(frozen=True)
+    def price(self, sku: str) -> Decimal:
+        return next((line.unit_price for line in self.lines if line.sku == sku), Decimal("0.00"))
+
+    def shortfall(self) -> dict[str, int]:
+        return {line.sku: line.quantity - self.secured.get(line.sku, 0) for line in self.lines
+                if self.secured.get(line.sku, 0) < line.quantity}
+
+    def ready_to_pack(self) -> dict[str, int]:
+        """Secured and not yet shipped (nor in the current package)."""
+        packed = {line.sku: line.quantity for line in self.packed}
+        ready = {line.sku: self.secured.get(line.sku, 0) - self.shipped.get(line.sku, 0) - packed.get(line.sku, 0)
+                 for line in self.lines}
+        return {sku: qty for sku, qty in ready.items() if qty > 0}
+
+    def fully_shipped(self) -> bool:
+        return all(self.shipped.get(line.sku, 0) >= line.quantity for line in self.lines)
+
+    def anything_shipped(self) -> bool:
+        return any(self.shipped.values())
+
+    @property
+    def billed(self) -> bool:
+        return self.order_type not in UNBILLED
+
+
+@dataclass
 class Decision:
     order: Order
     commands: list[Message] = field(default_factory=list)
-    note: str | None = None
+    events: list[Message] = field(default_factory=list, kw_only=True)   # sales' own events
+    note: str | None = field(default=None, kw_only=True)
 
 
-@dataclass(frozen=True)
-class Step:
-    name: str
-    status: Status
-    command: Callable[[Order], Message] | None
-    success: type[Message] | None = None
-    failure: type[Message] | None = None
-    compensation: Callable[[Order, str], Message] | None = None
-    # Some replies are a success or a failure depending on their content.
-    is_failure: Callable[[Message], str | None] = lambda _message: None
-    # What the success reply teaches the order (shipment id, parcels, ...).
-    learn: Callable[[Order, Message], Order] = lambda order, _message: order
+class Refused(Exception):
+    """A request the order's current state does not allow (HTTP 409), with the reason."""
 
 
-def _stock_lines(order: Order) -> list[StockLine]:
-    return [StockLine(sku=line.sku, quantity=line.quantity) for line in order.lines]
+# --- entry points -----------------------------------------------------------------------------
+
+def start(order: Order, now: dt.datetime, timings: Timings) -> Decision:
+    if order.order_type in PREPAID:
+        order = order.model_copy(update={"payment_due_at": now + timings.payment_deadline})
+    if order.order_type == OrderType.SAMPLE:
+        return Decision(_with(order, status=Status.AWAITING_APPROVAL),
+                        note="sample order: waiting for a sales manager's approval")
+    return _advance(order, now, "order accepted")
 
 
-def _shortfall(message: warehouse.StockReserved) -> str | None:
-    if message.complete:
-        return None
-    short = ", ".join(f"{line.sku} short {line.requested - line.reserved}" for line in message.lines
-                      if line.reserved < line.requested)
-    return f"insufficient stock: {short}"
+def approve(order: Order, approver: str, now: dt.datetime) -> Decision:
+    if order.status != Status.AWAITING_APPROVAL:
+        raise Refused(f"order is {order.status.value}, not awaiting approval")
+    return _advance(_with(order, approved_by=approver), now, f"approved by {approver}")
 
 
-STEPS: list[Step] = [
-    Step(
-        "credit_check", Status.CREDIT_CHECK,
-        command=lambda o: finance.CheckCredit(
-            order_id=o.order_id, order_number=o.number, customer_id=o.customer_id, order_type=o.order_type,
-            payment_method=o.payment_method, lines=list(o.lines), total=o.total),
-        success=finance.CreditApproved, failure=finance.CreditRejected,
-        compensation=lambda o, why: finance.ReleaseCredit(order_id=o.order_id, reason=why),
-    ),
-    Step(
-        "reserve_stock", Status.RESERVING,
-        command=lambda o: warehouse.ReserveStock(order_id=o.order_id, lines=_stock_lines(o)),
-        success=warehouse.StockReserved, is_failure=_shortfall,
-        compensation=lambda o, why: warehouse.ReleaseReservation(order_id=o.order_id, reason=why),
-    ),
-    Step(
-        "pick_and_pack", Status.PICKING,
-        command=lambda o: warehouse.PickAndPack(order_id=o.order_id),
-        success=warehouse.OrderPacked,
-        learn=lambda o, m: replace(o, parcels=m.parcels, weight_kg=m.weight_kg),
-    ),
-    Step(
-        "book_shipment", Status.BOOKING,
-        command=lambda o: logistics.BookShipment(
-            order_id=o.order_id, order_number=o.number, address=o.address, parcels=o.parcels or 1,
-            weight_kg=o.weight_kg or 1.0, requested_delivery_date=o.requested_delivery_date),
-        success=logistics.ShipmentBooked, failure=logistics.ShipmentBookingFailed,
-        compensation=lambda o, why: logistics.CancelShipment(order_id=o.order_id, reason=why),
-        learn=lambda o, m: replace(o, shipment_id=m.shipment_id, carrier=m.carrier,
-                                   tracking_number=m.tracking_number),
-    ),
-    Step(
-        "dispatch", Status.DISPATCHING,
-        command=lambda o: warehouse.DispatchOrder(
-            order_id=o.order_id, shipment_id=o.shipment_id or "", carrier=o.carrier or "",
-            tracking_number=o.tracking_number or ""),
-        success=warehouse.OrderDispatched, failure=warehouse.DispatchRefused,
-    ),
-    Step(
-        "invoice", Status.INVOICING,
-        command=lambda o: finance.IssueInvoice(
-            order_id=o.order_id, order_number=o.number, customer_id=o.customer_id,
-            payment_method=o.payment_method, shipment_ref=o.shipment_id or o.order_id,
-            lines=list(o.lines), total=o.total),
-        success=finance.InvoiceIssued,
-        learn=lambda o, m: replace(o, invoice_number=m.invoice_number),
-    ),
-]
-STEP_BY_STATUS = {step.status: step for step in STEPS}
-
-
-def start(order: Order) -> Decision:
-    return _enter(order, 0, note="order accepted; credit check requested")
-
-
-def react(order: Order, message: Message) -> Decision | None:
-    """The saga's answer to a department's reply, or None when the message changes nothing."""
+def react(order: Order, message: Message, now: dt.datetime, timings: Timings) -> Decision | None:
+    """The saga's answer to a department's event, or None when it changes nothing."""
     if order.status.final:
         return None
-    # Settlement facts may arrive in any order, even before the invoice step finished.
-    if isinstance(message, logistics.ShipmentDelivered) and not order.delivered:
-        return _maybe_complete(replace(order, delivered=True), "delivered to the customer")
-    if isinstance(message, finance.PaymentReceived) and message.order_paid_in_full and not order.paid:
-        return _maybe_complete(replace(order, paid=True), f"paid in full ({message.payment_ref})")
+    if order.status == Status.CANCELLING:
+        return _on_compensation_reply(order, message, now)
+    if order.status == Status.CHANGING and _is_review(message):
+        return _on_review(order, message, now)
 
-    step = STEP_BY_STATUS.get(order.status)
-    if step is None:
+    learnt, note, failure = _learn(order, message)
+    if failure:
+        return cancel(learnt, failure, now, rejected=isinstance(message, finance.CreditRejected))
+    step_done = learnt.awaiting is not None and _answers(learnt.awaiting.type, message)
+    if step_done:
+        learnt = _with(learnt, awaiting=None)
+    if learnt == order:
         return None
-    if step.failure and isinstance(message, step.failure):
-        return _fail(order, step, _reason(message), partial=False)
-    if step.success and isinstance(message, step.success):
-        why = step.is_failure(message)
-        if why:
-            return _fail(order, step, why, partial=True)
-        learnt = step.learn(order, message)
-        learnt = replace(learnt, completed_steps=(*learnt.completed_steps, step.name))
-        index = STEPS.index(step)
-        if index + 1 < len(STEPS):
-            return _enter(learnt, index + 1, note=f"{step.name} done")
-        return _maybe_complete(replace(learnt, status=Status.SHIPPED), "invoiced; awaiting delivery and payment")
+    if learnt.status == Status.CHANGING:
+        return Decision(learnt, note=note)          # facts recorded; the change decides what is next
+    if learnt.cancel_requested and learnt.awaiting is None:
+        return cancel(learnt, learnt.cancel_requested, now)
+    if step_done or learnt.status not in IN_FLIGHT:
+        return _advance(learnt, now, note or "")
+    return Decision(learnt, note=note)
+
+
+def tick(order: Order, now: dt.datetime, timings: Timings) -> Decision | None:
+    """Deadlines: unpaid prepaid orders, steps without reply, compensations without answer."""
+    if order.status.final:
+        return None
+    if order.status == Status.CANCELLING:
+        return _retry_compensation(order, now, timings)
+    if (order.payment_due_at and now >= order.payment_due_at and not order.paid_in_full
+            and not order.anything_shipped() and order.status != Status.CHANGING):
+        return cancel(order, f"unpaid past the payment deadline {order.payment_due_at:%Y-%m-%d %H:%M:%S}Z", now)
+    if order.status == Status.AWAITING_PAYMENT and order.paid_in_full and order.packed:
+        return _advance(order, now, "paid: hand-over requested again")
+    sent = order.awaiting
+    if sent and now >= sent.sent_at + timings.step_timeout * sent.attempts:
+        if sent.attempts >= timings.max_attempts:
+            if f"stuck:{sent.type}" in order.alerts:
+                return None
+            summary = f"no answer to {sent.type} after {sent.attempts} attempts; a person must look"
+            return Decision(_with(order, alerts=(*order.alerts, f"stuck:{sent.type}")),
+                            events=[_alert(order, summary)], note=summary)
+        again = sent.model_copy(update={"sent_at": now, "attempts": sent.attempts + 1})
+        return Decision(_with(order, awaiting=again), [sent.message()],
+                        note=f"no answer to {sent.type}; sent again (attempt {again.attempts})")
     return None
 
 
-def _enter(order: Order, index: int, note: str) -> Decision:
-    step = STEPS[index]
-    moved = replace(order, status=step.status)
-    return Decision(moved, [step.command(moved)] if step.command else [], note)
+def request_cancel(order: Order, reason: str, now: dt.datetime) -> Decision:
+    if order.status.final or order.status == Status.CANCELLING:
+        raise Refused(f"order is already {order.status.value}")
+    if order.anything_shipped():
+        raise Refused("goods are already dispatched; a return, not a cancellation, undoes that")
+    if order.awaiting is not None or order.status == Status.CHANGING:
+        # Semantic lock: the step in flight finishes first, then the cancellation compensates it too.
+        return Decision(_with(order, cancel_requested=reason),
+                        note=f"cancellation requested ({reason}); waits for {order.status.value} to settle")
+    return cancel(order, reason, now)
 
 
-def _maybe_complete(order: Order, note: str) -> Decision:
-    if order.status == Status.SHIPPED and order.delivered and order.paid:
-        return Decision(replace(order, status=Status.COMPLETED), [], f"{note}; order completed")
-    return Decision(order, [], note)
+def request_change(order: Order, *, lines: tuple[PricedLine, ...] | None, address: Address | None,
+                   requested_delivery_date: dt.date | None, now: dt.datetime) -> Decision:
+    if order.status.final:
+        raise Refused(f"order is {order.status.value}; it can no longer change")
+    if order.status not in CHANGEABLE:
+        raise Refused(f"order is {order.status.value} (a step is in flight); retry when it settles")
+    new_lines = lines if lines is not None else order.lines
+    if order.order_type in PREPAID and order.prepayment_invoiced and _total(new_lines) != order.total:
+        raise Refused("the prepayment is already invoiced; a prepaid order's amount cannot change")
+    proposal = ChangeProposal(
+        change_id=str(uuid.uuid4()), order_id=order.order_id, revision=order.revision + 1,
+        lines=list(new_lines), previous_lines=list(order.lines), address=address,
+        requested_delivery_date=requested_delivery_date, new_total=_total(new_lines),
+        previous_total=order.total)
+    if not proposal.quantity_deltas() and address is None and requested_delivery_date is None:
+        raise Refused("the change changes nothing")
+    reviews = [warehouse.ReviewChange(proposal=proposal), logistics.ReviewChange(proposal=proposal),
+               finance.ReviewChange(proposal=proposal, customer_id=order.customer_id, order_type=order.order_type)]
+    changing = _with(order, status=Status.CHANGING, change=PendingChange(proposal=proposal, resume=order.status))
+    return Decision(changing, reviews, note=f"change {proposal.change_id[:8]} under review: {_describe(proposal)}")
 
 
-def _fail(order: Order, step: Step, reason: str, *, partial: bool) -> Decision:
-    """Compensate completed steps in reverse order (and a partially done failing step)."""
-    to_undo = [s for s in STEPS if s.name in order.completed_steps]
-    if partial:
-        to_undo.append(step)
-    compensations = [s.compensation(order, reason) for s in reversed(to_undo) if s.compensation]
-    final = Status.REJECTED if step.name == "credit_check" else Status.CANCELLED
-    return Decision(replace(order, status=final), compensations, f"{step.name} failed: {reason}")
+# --- forward progress -------------------------------------------------------------------------
+
+def _advance(order: Order, now: dt.datetime, note: str) -> Decision:
+    """From a settled state, the next thing to do, decided from the facts alone."""
+    def send(status: Status, command: Message, *extra: Message, why: str = "") -> Decision:
+        sent = Sent(type=command.TYPE, payload=command.model_dump(mode="json"), sent_at=now)
+        return Decision(_with(order, status=status, awaiting=sent), [command, *extra],
+                        note=_join(note, why or f"{status.value}"))
+
+    if order.order_type == OrderType.SAMPLE and not order.approved_by:
+        return Decision(_with(order, status=Status.AWAITING_APPROVAL), note=_join(note, "awaiting approval"))
+    if not order.credit_ok:
+        return send(Status.CREDIT_CHECK, finance.CheckCredit(
+            order_id=order.order_id, order_number=order.number, customer_id=order.customer_id,
+            order_type=order.order_type, payment_method=order.payment_method, lines=list(order.lines),
+            total=order.total), why="credit check requested")
+
+    commands: list[Message] = []
+    if order.order_type in PREPAID and not order.prepayment_invoiced:
+        commands.append(_invoice(order, "prepayment", list(order.lines), kind="prepayment"))
+        order = _with(order, prepayment_invoiced=True)
+    if order.order_type == OrderType.PREPAID_AT_ORDER and not order.paid_in_full:
+        return Decision(_with(order, status=Status.AWAITING_PAYMENT), commands,
+                        note=_join(note, f"prepayment invoiced; nothing is reserved until paid "
+                                    f"(due {order.payment_due_at:%Y-%m-%d %H:%M:%S}Z)"))
+    if not order.reservation_requested:
+        order = _with(order, reservation_requested=True)
+        decision = send(Status.RESERVING, warehouse.ReserveStock(
+            order_id=order.order_id, lines=[StockLine(sku=l.sku, quantity=l.quantity) for l in order.lines]),
+            why="stock reservation requested")
+        decision.commands[:0] = commands
+        return decision
+
+    # A package is on its way out: book it, then hand it over.
+    if order.packed:
+        if not order.booked:
+            decision = send(Status.BOOKING, logistics.BookShipment(
+                order_id=order.order_id, order_number=order.number, address=order.address,
+                parcels=order.parcels or 1, weight_kg=order.weight_kg or 1.0,
+                requested_delivery_date=order.requested_delivery_date), why="carrier booking requested")
+        else:
+            decision = send(Status.DISPATCHING, warehouse.DispatchOrder(
+                order_id=order.order_id, shipment_id=order.shipment_id or "", carrier=order.carrier or "",
+                tracking_number=order.tracking_number or "",
+                payment_required=order.order_type == OrderType.PREPAID_BEFORE_SHIPMENT),
+                why="hand-over to the carrier requested")
+        decision.commands[:0] = commands
+        return decision
+    # Standard orders are invoiced per shipment, once it has left.
+    if order.uninvoiced:
+        shipment_id, lines = next(iter(order.uninvoiced.items()))
+        decision = send(Status.INVOICING, _invoice(order, shipment_id, lines), why=f"invoicing {shipment_id}")
+        decision.commands[:0] = commands
+        return decision
+
+    # Buy what is missing and not yet being bought (an increase buys only the extra).
+    shortfall = order.shortfall()
+    purchasing = dict(order.purchasing)
+    for sku, missing in shortfall.items():
+        extra = missing - purchasing.get(sku, 0)
+        if extra > 0:
+            commands.append(procurement.PurchaseShortfall(order_id=order.order_id, sku=sku, quantity=extra,
+                                                          needed_by=order.requested_delivery_date))
+            purchasing[sku] = purchasing.get(sku, 0) + extra
+    order = _with(order, purchasing=purchasing)
+
+    ready = order.ready_to_pack()
+    may_ship = ready and (not shortfall or order.fulfilment_policy == FulfilmentPolicy.SHIP_PARTIAL)
+    if may_ship:
+        decision = send(Status.PICKING, warehouse.PickAndPack(order_id=order.order_id),
+                        why=f"shipment {order.wave + 1}: pick and pack " + ", ".join(
+                            f"{q}x {s}" for s, q in ready.items()))
+        decision.order = _with(decision.order, wave=order.wave + 1)
+        decision.commands[:0] = commands
+        return decision
+    if shortfall:
+        status = Status.BACKORDERED if order.anything_shipped() else Status.AWAITING_STOCK
+        short = ", ".join(f"{q}x {s}" for s, q in shortfall.items())
+        return Decision(_with(order, status=status), commands, note=_join(note, f"waiting for stock: {short}"))
+    return _maybe_complete(_with(order, status=Status.SHIPPED), commands, note)
 
 
-def _reason(message: Message) -> str:
-    reasons = getattr(message, "reasons", None)
-    if reasons:
-        return "; ".join(reasons)
-    return getattr(message, "reason", None) or message.TYPE
+def _maybe_complete(order: Order, commands: list[Message], note: str) -> Decision:
+    delivered = order.shipments and all(order.shipments.values())
+    paid = order.paid_in_full or not order.billed
+    if order.status == Status.SHIPPED and order.fully_shipped() and delivered and paid:
+        return Decision(_with(order, status=Status.COMPLETED), commands, note=_join(note, "order completed"))
+    waiting = [w for w, ok in (("delivery", delivered), ("payment", paid)) if not ok]
+    return Decision(order, commands, note=_join(note, f"waiting for {' and '.join(waiting)}" if waiting else ""))
+
+
+def _learn(order: Order, m: Message) -> tuple[Order, str | None, str | None]:
+    """Record what a department's event teaches; returns (order, note, failure reason)."""
+    u: dict[str, Any] = {}
+    note = failure = None
+    if isinstance(m, finance.CreditApproved):
+        u = {"credit_ok": True, "credit_held": order.order_type == OrderType.STANDARD}
+        note = "credit approved"
+    elif isinstance(m, finance.CreditRejected):
+        failure = "credit check failed: " + "; ".join(m.reasons)
+    elif isinstance(m, finance.InvoiceIssued):
+        if m.invoice_number not in order.invoices:
+            u = {"invoices": (*order.invoices, m.invoice_number), "paid_in_full": False,
+                 "uninvoiced": {k: v for k, v in order.uninvoiced.items() if k != m.shipment_ref}}
+        note = f"invoice {m.invoice_number} issued ({m.amount})"
+    elif isinstance(m, finance.PaymentReceived):
+        u = {"payments": order.payments + 1, "paid_in_full": m.order_paid_in_full}
+        note = f"payment {m.payment_ref} received ({m.amount})" + ("; paid in full" if m.order_paid_in_full else "")
+    elif isinstance(m, warehouse.StockReserved):
+        u = {"secured": {line.sku: line.reserved for line in m.lines}}
+        short = [f"{l.sku} short {l.requested - l.reserved}" for l in m.lines if l.reserved < l.requested]
+        note = "stock reserved" + (f" ({', '.join(short)})" if short else " in full")
+    elif isinstance(m, warehouse.ReservationReleased):
+        secured = dict(order.secured)
+        for line in m.lines:
+            secured[line.sku] = max(0, secured.get(line.sku, 0) - line.quantity)
+        u = {"secured": secured}
+    elif isinstance(m, warehouse.ReservationExpired):
+        failure = "the reservation expired"
+    elif isinstance(m, warehouse.OrderPacked):
+        u = {"packed": tuple(m.lines), "parcels": m.parcels, "weight_kg": m.weight_kg}
+    elif isinstance(m, logistics.ShipmentBooked):
+        u = {"shipment_id": m.shipment_id, "carrier": m.carrier, "tracking_number": m.tracking_number,
+             "booked": True}
+        note = f"booked {m.carrier}, tracking {m.tracking_number}, ETA {m.eta}"
+    elif isinstance(m, logistics.ShipmentBookingFailed):
+        failure = f"no carrier: {m.reason}"
+    elif isinstance(m, warehouse.OrderDispatched):
+        shipped = dict(order.shipped)
+        for line in m.lines:
+            shipped[line.sku] = shipped.get(line.sku, 0)
+        if m.shipment_id not in order.shipments:
+            for line in m.lines:
+                shipped[line.sku] += line.quantity
+        u = {"shipped": shipped, "packed": (), "booked": False,
+             "shipments": {**order.shipments, m.shipment_id: order.shipments.get(m.shipment_id, False)}}
+        if order.order_type == OrderType.STANDARD and m.shipment_id not in order.shipments:
+            u["uninvoiced"] = {**order.uninvoiced, m.shipment_id: list(m.lines)}
+        note = f"shipment {m.shipment_id} dispatched: " + ", ".join(f"{l.quantity}x {l.sku}" for l in m.lines)
+    elif isinstance(m, warehouse.DispatchRefused):
+        if order.order_type == OrderType.PREPAID_BEFORE_SHIPMENT:
+            # The warehouse holds prepaid goods until it has seen the payment (tick retries once paid).
+            u = {"status": Status.AWAITING_PAYMENT, "awaiting": None}
+            note = f"dispatch held: {m.reason}"
+        else:
+            failure = f"dispatch refused: {m.reason}"
+    elif isinstance(m, logistics.ShipmentDelivered):
+        u = {"shipments": {**order.shipments, m.shipment_id: True}}
+        note = f"shipment {m.shipment_id} delivered"
+    elif isinstance(m, procurement.PurchaseFailed):
+        if order.anything_shipped():
+            return (_with(order, alerts=(*order.alerts, f"purchase_failed:{m.sku}")),
+                    f"cannot buy the rest of {m.sku}: {m.reason}", None)
+        failure = f"cannot be fulfilled: {m.reason}"
+    elif isinstance(m, procurement.PurchaseOrderCancelled) and m.kept_as_stock:
+        note = f"{m.kept_as_stock}x {m.sku} of {m.purchase_order_id} kept as stock"
+    return (_with(order, **u) if u else order), note, failure
+
+
+REPLIES: dict[str, tuple[type[Message], ...]] = {
+    finance.CheckCredit.TYPE: (finance.CreditApproved, finance.CreditRejected),
+    warehouse.ReserveStock.TYPE: (warehouse.StockReserved,),
+    warehouse.PickAndPack.TYPE: (warehouse.OrderPacked,),
+    logistics.BookShipment.TYPE: (logistics.ShipmentBooked, logistics.ShipmentBookingFailed),
+    warehouse.DispatchOrder.TYPE: (warehouse.OrderDispatched, warehouse.DispatchRefused),
+    finance.IssueInvoice.TYPE: (finance.InvoiceIssued,),
+}
+COMPENSATION_DONE = (finance.CompensationDone, warehouse.CompensationDone, logistics.CompensationDone,
+                     procurement.CompensationDone)
+REVIEWS = (finance.ChangeReviewed, warehouse.ChangeReviewed, logistics.ChangeReviewed)
+
+
+def _answers(command_type: str, m: Message) -> bool:
+    return isinstance(m, REPLIES.get(command_type, ()))
+
+
+def _is_review(m: Message) -> bool:
+    return isinstance(m, REVIEWS)
+
+
+# --- cancellation and compensation ------------------------------------------------------------
+
+def cancel(order: Order, reason: str, now: dt.datetime, *, rejected: bool = False) -> Decision:
+    """Undo every effect, newest first. Rejected/cancelled at once when there is nothing to undo."""
+    plan = _compensation_plan(order, reason)
+    cleared = {"awaiting": None, "change": None, "status_reason": reason, "cancel_requested": None}
+    if not plan:
+        final = Status.REJECTED if rejected else Status.CANCELLED
+        return Decision(_with(order, status=final, **cleared), note=reason)
+    order = _with(order, status=Status.CANCELLING, compensations=tuple(plan), **cleared)
+    return _send_next_compensation(order, now, f"cancelling: {reason}; compensating " +
+                                   ", ".join(c.type for c in plan))
+
+
+def _compensation_plan(order: Order, reason: str) -> list[Compensation]:
+    oid = order.order_id
+    steps: list[Message] = []
+    if order.payments:
+        steps.append(finance.RefundPayments(order_id=oid, reason=reason))
+    if order.invoices or order.prepayment_invoiced:
+        steps.append(finance.CreditInvoices(order_id=oid, reason=reason))
+    if order.booked or order.status == Status.BOOKING:
+        steps.append(logistics.CancelShipment(order_id=oid, reason=reason))
+    if order.purchasing:
+        steps.append(procurement.CancelPurchase(order_id=oid, reason=reason))
+    if order.reservation_requested:
+        steps.append(warehouse.ReleaseReservation(order_id=oid, reason=reason))
+    if order.credit_held:
+        steps.append(finance.ReleaseCredit(order_id=oid, reason=reason))
+    return [Compensation(type=m.TYPE, payload=m.model_dump(mode="json")) for m in steps]
+
+
+def _current(order: Order) -> tuple[int, Compensation] | None:
+    return next(((i, c) for i, c in enumerate(order.compensations) if not c.done and not c.parked), None)
+
+
+def _send_next_compensation(order: Order, now: dt.datetime, note: str) -> Decision:
+    current = _current(order)
+    if current is None:
+        parked = [c.type for c in order.compensations if c.parked]
+        if parked:
+            return Decision(order, note=_join(note, f"compensation parked for a person: {', '.join(parked)}"))
+        return Decision(_with(order, status=Status.CANCELLED), note=_join(note, "every effect compensated"))
+    index, comp = current
+    sent = comp.model_copy(update={"sent_at": now, "attempts": comp.attempts + 1})
+    return Decision(_replace_comp(order, index, sent), [comp.message()], note=note)
+
+
+def _on_compensation_reply(order: Order, m: Message, now: dt.datetime) -> Decision | None:
+    learnt, _, _ = _learn(order, m)         # keep facts (e.g. a late payment) up to date
+    current = _current(learnt)
+    if not isinstance(m, COMPENSATION_DONE) or current is None or current[1].type != m.command_type:
+        return Decision(learnt) if learnt != order else None
+    index, comp = current
+    done = _replace_comp(learnt, index, comp.model_copy(update={"done": True, "summary": m.summary}))
+    return _send_next_compensation(done, now, f"{comp.type} done: {m.summary}")
+
+
+def _retry_compensation(order: Order, now: dt.datetime, timings: Timings) -> Decision | None:
+    current = _current(order)
+    if current is None:
+        return None
+    index, comp = current
+    if comp.sent_at is None or now < comp.sent_at + timings.compensation_timeout * 2 ** (comp.attempts - 1):
+        return None
+    if comp.attempts >= timings.max_attempts:
+        parked = _replace_comp(order, index, comp.model_copy(update={"parked": True}))
+        summary = f"{comp.type} unanswered after {comp.attempts} attempts: parked for a person"
+        decision = _send_next_compensation(parked, now, summary)
+        decision.events.append(_alert(order, summary, severity="critical"))
+        return decision
+    again = comp.model_copy(update={"sent_at": now, "attempts": comp.attempts + 1})
+    return Decision(_replace_comp(order, index, again), [comp.message()],
+                    note=f"{comp.type} unanswered; sent again (attempt {again.attempts})")
+
+
+def retry_parked(order: Order, now: dt.datetime) -> Decision:
+    """An operator asks to try parked compensations again."""
+    if not any(c.parked for c in order.compensations):
+        raise Refused("no parked compensation")
+    comps = tuple(c.model_copy(update={"parked": False, "attempts": 0}) if c.parked else c
+                  for c in order.compensations)
+    return _send_next_compensation(_with(order, status=Status.CANCELLING, compensations=comps), now,
+                                   "parked compensations retried by an operator")
+
+
+# --- changes ----------------------------------------------------------------------------------
+
+def _on_review(order: Order, m: Message, now: dt.datetime) -> Decision | None:
+    change = order.change
+    if change is None or m.change_id != change.proposal.change_id:
+        return None
+    department = m.TYPE.split(".")[0]
+    reasons = [*change.reasons, *([f"{department}: {m.reason}"] if not m.approved and m.reason else [])]
+    change = change.model_copy(update={"reviews": {**change.reviews, department: m.approved}, "reasons": reasons})
+    if len(change.reviews) < len(REVIEWERS):
+        return Decision(_with(order, change=change), note=f"{department} {'approves' if m.approved else 'refuses'}")
+    proposal = change.proposal
+    resumed = _with(order, status=change.resume, change=None)
+    if not all(change.reviews.values()):
+        refused = Decision(resumed, events=[sales.OrderChangeRefused(
+            order_id=order.order_id, change_id=proposal.change_id, reasons=reasons or ["refused"])],
+            note=f"change {proposal.change_id[:8]} refused: {'; '.join(reasons)}")
+        return _then_pending_cancel(refused, now)
+    return _then_pending_cancel(_apply_change(resumed, proposal, now), now)
+
+
+def _apply_change(order: Order, proposal: ChangeProposal, now: dt.datetime) -> Decision:
+    """Every department approved: apply the difference everywhere."""
+    commands: list[Message] = []
+    deltas = proposal.quantity_deltas()
+    new_qty = {line.sku: line.quantity for line in proposal.lines}
+    secured, purchasing = dict(order.secured), dict(order.purchasing)
+    if deltas and order.reservation_requested:
+        commands.append(warehouse.AdjustReservation(
+            order_id=order.order_id, change_id=proposal.change_id,
+            lines=[StockLine(sku=l.sku, quantity=l.quantity) for l in proposal.lines]))
+        for sku in deltas:
+            secured[sku] = min(secured.get(sku, 0), new_qty.get(sku, 0))
+            still_needed = new_qty.get(sku, 0) - secured[sku]
+            surplus = purchasing.get(sku, 0) - still_needed
+            if surplus > 0:       # bought for this order and no longer needed: only the difference
+                commands.append(procurement.CancelPurchase(order_id=order.order_id, sku=sku, quantity=surplus,
+                                                           reason=f"change {proposal.change_id[:8]}"))
+                purchasing[sku] = still_needed
+    if proposal.new_total != proposal.previous_total and order.credit_held:
+        commands.append(finance.AdjustCredit(order_id=order.order_id, change_id=proposal.change_id,
+                                             new_total=proposal.new_total))
+    if proposal.address is not None or proposal.requested_delivery_date is not None:
+        commands.append(logistics.UpdateDelivery(
+            order_id=order.order_id, change_id=proposal.change_id, address=proposal.address,
+            requested_delivery_date=proposal.requested_delivery_date))
+    changed = _with(order, lines=tuple(proposal.lines), revision=proposal.revision,
+                    address=proposal.address or order.address, secured=secured,
+                    purchasing={k: v for k, v in purchasing.items() if v > 0},
+                    requested_delivery_date=proposal.requested_delivery_date or order.requested_delivery_date)
+    event = sales.OrderChanged(order_id=order.order_id, change_id=proposal.change_id, revision=proposal.revision,
+                               lines=list(proposal.lines), total=proposal.new_total)
+    note = f"change {proposal.change_id[:8]} applied (revision {proposal.revision}): {_describe(proposal)}"
+    if not deltas and order.status not in IN_FLIGHT:
+        follow = _advance(changed, now, note)
+        follow.commands[:0] = commands
+        follow.events.insert(0, event)
+        return follow
+    return Decision(changed, commands, events=[event], note=note)
+
+
+def _then_pending_cancel(decision: Decision, now: dt.datetime) -> Decision:
+    order = decision.order
+    if order.cancel_requested:
+        follow = cancel(order, order.cancel_requested, now)
+        follow.commands[:0] = decision.commands
+        follow.events[:0] = decision.events
+        follow.note = _join(decision.note or "", follow.note or "")
+        return follow
+    return decision
+
+
+# --- deadlines --------------------------------------------------------------------------------
+
+def next_check(order: Order, timings: Timings) -> dt.datetime | None:
+    """When `tick` may next have something to do (persisted, so a periodic job finds due orders)."""
+    if order.status.final:
+        return None
+    candidates = []
+    if order.status == Status.CANCELLING:
+        current = _current(order)
+        if current and current[1].sent_at:
+            candidates.append(current[1].sent_at + timings.compensation_timeout * 2 ** (current[1].attempts - 1))
+    else:
+        if order.payment_due_at and not order.paid_in_full and not order.anything_shipped():
+            candidates.append(order.payment_due_at)
+        if order.awaiting and f"stuck:{order.awaiting.type}" not in order.alerts:
+            candidates.append(order.awaiting.sent_at + timings.step_timeout * order.awaiting.attempts)
+        if order.status == Status.AWAITING_PAYMENT and order.paid_in_full and order.packed:
+            candidates.append(dt.datetime.now(dt.timezone.utc))
+    return min(candidates) if candidates else None
+
+
+# --- small helpers ----------------------------------------------------------------------------
+
+def _with(order: Order, **changes: Any) -> Order:
+    return order.model_copy(update=changes)
+
+
+def _replace_comp(order: Order, index: int, comp: Compensation) -> Order:
+    comps = list(order.compensations)
+    comps[index] = comp
+    return _with(order, compensations=tuple(comps))
+
+
+def _invoice(order: Order, shipment_ref: str, lines: list[StockLine], kind: str = "shipment") -> finance.IssueInvoice:
+    priced = [PricedLine(sku=l.sku, quantity=l.quantity, unit_price=order.price(l.sku))
+              if isinstance(l, StockLine) else l for l in lines]
+    return finance.IssueInvoice(
+        order_id=order.order_id, order_number=order.number, customer_id=order.customer_id,
+        payment_method=order.payment_method, shipment_ref=shipment_ref, lines=priced, total=_total(priced),
+        kind=kind)
+
+
+def _total(lines: Any) -> Decimal:
+    return sum((line.unit_price * line.quantity for line in lines), Decimal("0.00"))
+
+
+def _alert(order: Order, summary: str, severity: str = "warning") -> sales.SagaAlert:
+    return sales.SagaAlert(order_id=order.order_id, order_number=order.number, severity=severity, summary=summary)
+
+
+def _describe(p: ChangeProposal) -> str:
+    parts = [f"{sku} {'+' if d > 0 else ''}{d}" for sku, d in p.quantity_deltas().items()]
+    if p.address:
+        parts.append(f"address -> {p.address.city}, {p.address.country}")
+    if p.requested_delivery_date:
+        parts.append(f"delivery date -> {p.requested_delivery_date}")
+    return ", ".join(parts)
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)

@@ -1,40 +1,17 @@
-"""Sales persistence: orders (with their saga state) and the order timeline."""
+"""Sales persistence: orders (the saga document plus queryable columns) and the order timeline."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
-from contracts.common import Address, OrderType, PaymentMethod, PricedLine
+from contracts.common import Address
 from contracts.envelope import Envelope
-from services.sales.saga import Order, Status
-
-_SAGA_FIELDS = ("parcels", "weight_kg", "shipment_id", "carrier", "tracking_number", "invoice_number",
-                "delivered", "paid", "completed_steps")
-
-
-def _to_order(row: asyncpg.Record) -> Order:
-    saga = row["saga"] or {}
-    return Order(
-        order_id=str(row["order_id"]),
-        number=row["order_number"],
-        customer_id=row["customer_id"],
-        order_type=OrderType(row["order_type"]),
-        payment_method=PaymentMethod(row["payment_method"]),
-        lines=tuple(PricedLine.model_validate(line) for line in row["lines"]),
-        address=Address.model_validate(row["delivery_address"]),
-        requested_delivery_date=row["requested_delivery_date"],
-        status=Status(row["status"]),
-        **{k: (tuple(v) if k == "completed_steps" else v) for k, v in saga.items() if k in _SAGA_FIELDS},
-    )
-
-
-def _saga_json(order: Order) -> dict[str, Any]:
-    return {k: (list(getattr(order, k)) if k == "completed_steps" else getattr(order, k)) for k in _SAGA_FIELDS}
+from services.sales.saga import Order, Timings, next_check
 
 
 async def price_list(conn: asyncpg.Connection) -> dict[str, Decimal]:
@@ -52,21 +29,22 @@ async def find_by_external_ref(conn: asyncpg.Connection, channel: str, external_
     return str(found) if found else None
 
 
-async def insert(conn: asyncpg.Connection, order: Order, *, channel: str, external_ref: str | None) -> Order:
+async def next_number(conn: asyncpg.Connection) -> str:
     seq = await conn.fetchval("SELECT nextval('order_number_seq')")
-    number = f"SO-{seq:06d}"
-    order = replace(order, number=number)
+    return f"SO-{seq:06d}"
+
+
+async def insert(conn: asyncpg.Connection, order: Order, *, channel: str, external_ref: str | None) -> None:
     await conn.execute(
-        "INSERT INTO orders (order_id, order_number, customer_id, order_type, payment_method, channel,"
-        " external_ref, lines, total, delivery_address, requested_delivery_date, status, saga)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        uuid.UUID(order.order_id), number, order.customer_id, order.order_type.value,
-        order.payment_method.value, channel, external_ref,
+        "INSERT INTO orders (order_id, order_number, customer_id, order_type, payment_method, fulfilment_policy,"
+        " channel, external_ref, lines, total, delivery_address, requested_delivery_date, status, saga)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        uuid.UUID(order.order_id), order.number, order.customer_id, order.order_type.value,
+        order.payment_method.value, order.fulfilment_policy.value, channel, external_ref,
         [line.model_dump(mode="json") for line in order.lines], order.total,
         order.address.model_dump(mode="json"), order.requested_delivery_date, order.status.value,
-        _saga_json(order),
+        order.model_dump(mode="json"),
     )
-    return order
 
 
 async def lock(conn: asyncpg.Connection, order_id: str) -> Order | None:
@@ -75,16 +53,25 @@ async def lock(conn: asyncpg.Connection, order_id: str) -> Order | None:
         key = uuid.UUID(order_id)
     except ValueError:
         return None
-    row = await conn.fetchrow("SELECT * FROM orders WHERE order_id = $1 FOR UPDATE", key)
-    return _to_order(row) if row else None
+    saga = await conn.fetchval("SELECT saga FROM orders WHERE order_id = $1 FOR UPDATE", key)
+    return Order.model_validate(saga) if saga else None
 
 
-async def save(conn: asyncpg.Connection, order: Order, reason: str | None) -> None:
+async def save(conn: asyncpg.Connection, order: Order, timings: Timings) -> None:
     await conn.execute(
-        "UPDATE orders SET status = $2, status_reason = COALESCE($3, status_reason), saga = $4,"
+        "UPDATE orders SET status = $2, status_reason = $3, saga = $4, lines = $5, total = $6,"
+        " delivery_address = $7, requested_delivery_date = $8, revision = $9, next_check_at = $10,"
         " version = version + 1, updated_at = now() WHERE order_id = $1",
-        uuid.UUID(order.order_id), order.status.value, reason, _saga_json(order),
+        uuid.UUID(order.order_id), order.status.value, order.status_reason, order.model_dump(mode="json"),
+        [line.model_dump(mode="json") for line in order.lines], order.total, order.address.model_dump(mode="json"),
+        order.requested_delivery_date, order.revision, next_check(order, timings),
     )
+
+
+async def due_orders(conn: asyncpg.Connection, now: dt.datetime, limit: int = 100) -> list[str]:
+    rows = await conn.fetch("SELECT order_id FROM orders WHERE next_check_at <= $1 ORDER BY next_check_at"
+                            " LIMIT $2", now, limit)
+    return [str(r["order_id"]) for r in rows]
 
 
 async def add_timeline(conn: asyncpg.Connection, order_id: str, *, department: str, kind: str, type_: str,
@@ -118,12 +105,14 @@ async def list_orders(pool: asyncpg.Pool, status: str | None, limit: int) -> lis
 
 
 def _public(row: asyncpg.Record) -> dict[str, Any]:
+    saga = row["saga"] or {}
     return {
         "order_id": str(row["order_id"]),
         "order_number": row["order_number"],
         "customer_id": row["customer_id"],
         "order_type": row["order_type"],
         "payment_method": row["payment_method"],
+        "fulfilment_policy": row["fulfilment_policy"],
         "channel": row["channel"],
         "external_ref": row["external_ref"],
         "status": row["status"],
@@ -134,7 +123,10 @@ def _public(row: asyncpg.Record) -> dict[str, Any]:
         "requested_delivery_date": row["requested_delivery_date"],
         "revision": row["revision"],
         "version": row["version"],
-        "saga": row["saga"],
+        "compensations": saga.get("compensations", []),
+        "pending_change": saga.get("change"),
+        "alerts": saga.get("alerts", []),
+        "saga": saga,
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }
