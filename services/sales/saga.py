@@ -130,6 +130,8 @@ class PendingChange(BaseModel):
 
     proposal: ChangeProposal
     resume: Status
+    requested_at: dt.datetime
+    attempts: int = 1
     reviews: dict[str, bool] = Field(default_factory=dict)
     reasons: list[str] = Field(default_factory=list)
 
@@ -181,6 +183,7 @@ class Order(BaseModel):
     cancel_requested: str | None = None
     compensations: tuple[Compensation, ...] = ()
     alerts: tuple[str, ...] = ()
+    dispatch_held_at: dt.datetime | None = None      # the warehouse refused an unpaid hand-over
 
     @property
     def total(self) -> Decimal:
@@ -245,28 +248,48 @@ def approve(order: Order, approver: str, now: dt.datetime) -> Decision:
 
 def react(order: Order, message: Message, now: dt.datetime, timings: Timings) -> Decision | None:
     """The saga's answer to a department's event, or None when it changes nothing."""
+    if order.status == Status.CANCELLED and isinstance(message, finance.PaymentReceived):
+        return _refund_late_payment(order, now)
     if order.status.final:
         return None
     if order.status == Status.CANCELLING:
         return _on_compensation_reply(order, message, now)
     if order.status == Status.CHANGING and _is_review(message):
-        return _on_review(order, message, now)
+        return _on_review(order, message, now, timings)
 
-    learnt, note, failure = _learn(order, message)
+    learnt, note, failure = _learn(order, message, now)
+    alerts = [_alert(order, key.split(":", 2)[-1]) for key in learnt.alerts if key not in order.alerts]
+    step_done = learnt.awaiting is not None and _answers(learnt.awaiting, message)
     if failure:
+        if learnt.awaiting is not None and not step_done:
+            # Semantic lock: the step in flight finishes first; its reply then starts compensation.
+            return Decision(_with(learnt, cancel_requested=failure), events=alerts,
+                            note=f"{failure}; cancelling once {learnt.awaiting.type} is answered")
         return cancel(learnt, failure, now, rejected=isinstance(message, finance.CreditRejected))
-    step_done = learnt.awaiting is not None and _answers(learnt.awaiting.type, message)
     if step_done:
         learnt = _with(learnt, awaiting=None)
-    if learnt == order:
+    # A stock picture is worth re-deciding on even when unchanged (e.g. an increase found no stock).
+    if learnt == order and not isinstance(message, warehouse.StockReserved):
         return None
     if learnt.status == Status.CHANGING:
-        return Decision(learnt, note=note)          # facts recorded; the change decides what is next
+        return Decision(learnt, events=alerts, note=note)   # facts recorded; the change decides what is next
     if learnt.cancel_requested and learnt.awaiting is None:
+        if learnt.anything_shipped():
+            dropped = _with(learnt, cancel_requested=None)
+            decision = _advance(dropped, now, _join(note or "", "cancellation dropped: goods already dispatched"))
+            decision.events[:0] = [*alerts, _alert(order, "cancellation requested too late: goods were dispatched")]
+            return decision
         return cancel(learnt, learnt.cancel_requested, now)
     if step_done or learnt.status not in IN_FLIGHT:
-        return _advance(learnt, now, note or "")
-    return Decision(learnt, note=note)
+        decision = _advance(learnt, now, note or "")
+        if learnt == order and not decision.commands and decision.order == order:
+            return None                          # an unchanged stock picture that changes nothing
+    elif learnt == order:
+        return None
+    else:
+        decision = Decision(learnt, note=note)
+    decision.events[:0] = alerts
+    return decision
 
 
 def tick(order: Order, now: dt.datetime, timings: Timings) -> Decision | None:
@@ -278,16 +301,18 @@ def tick(order: Order, now: dt.datetime, timings: Timings) -> Decision | None:
     if (order.payment_due_at and now >= order.payment_due_at and not order.paid_in_full
             and not order.anything_shipped() and order.status != Status.CHANGING):
         return cancel(order, f"unpaid past the payment deadline {order.payment_due_at:%Y-%m-%d %H:%M:%S}Z", now)
+    if order.status == Status.CHANGING and order.change:
+        return _review_deadline(order, now, timings)
     if order.status == Status.AWAITING_PAYMENT and order.paid_in_full and order.packed:
         return _advance(order, now, "paid: hand-over requested again")
     sent = order.awaiting
     if sent and now >= sent.sent_at + timings.step_timeout * sent.attempts:
         if sent.attempts >= timings.max_attempts:
-            if f"stuck:{sent.type}" in order.alerts:
+            key = _stuck_key(order, sent)
+            if key in order.alerts:
                 return None
             summary = f"no answer to {sent.type} after {sent.attempts} attempts; a person must look"
-            return Decision(_with(order, alerts=(*order.alerts, f"stuck:{sent.type}")),
-                            events=[_alert(order, summary)], note=summary)
+            return Decision(_with(order, alerts=(*order.alerts, key)), events=[_alert(order, summary)], note=summary)
         again = sent.model_copy(update={"sent_at": now, "attempts": sent.attempts + 1})
         return Decision(_with(order, awaiting=again), [sent.message()],
                         note=f"no answer to {sent.type}; sent again (attempt {again.attempts})")
@@ -322,10 +347,14 @@ def request_change(order: Order, *, lines: tuple[PricedLine, ...] | None, addres
         previous_total=order.total)
     if not proposal.quantity_deltas() and address is None and requested_delivery_date is None:
         raise Refused("the change changes nothing")
-    reviews = [warehouse.ReviewChange(proposal=proposal), logistics.ReviewChange(proposal=proposal),
-               finance.ReviewChange(proposal=proposal, customer_id=order.customer_id, order_type=order.order_type)]
-    changing = _with(order, status=Status.CHANGING, change=PendingChange(proposal=proposal, resume=order.status))
-    return Decision(changing, reviews, note=f"change {proposal.change_id[:8]} under review: {_describe(proposal)}")
+    changing = _with(order, status=Status.CHANGING,
+                     change=PendingChange(proposal=proposal, resume=order.status, requested_at=now))
+    return Decision(changing, _review_commands(order, proposal), note=f"change {proposal.change_id[:8]} under review: {_describe(proposal)}")
+
+
+def _review_commands(order: Order, proposal: ChangeProposal) -> list[Message]:
+    return [warehouse.ReviewChange(proposal=proposal), logistics.ReviewChange(proposal=proposal),
+            finance.ReviewChange(proposal=proposal, customer_id=order.customer_id, order_type=order.order_type)]
 
 
 # --- forward progress -------------------------------------------------------------------------
@@ -368,6 +397,9 @@ def _advance(order: Order, now: dt.datetime, note: str) -> Decision:
                 order_id=order.order_id, order_number=order.number, address=order.address,
                 parcels=order.parcels or 1, weight_kg=order.weight_kg or 1.0,
                 requested_delivery_date=order.requested_delivery_date), why="carrier booking requested")
+        elif _dispatch_on_hold(order, now):
+            return Decision(_with(order, status=Status.AWAITING_PAYMENT), commands,
+                            note=_join(note, "goods packed and booked; the warehouse hands them over once paid"))
         else:
             decision = send(Status.DISPATCHING, warehouse.DispatchOrder(
                 order_id=order.order_id, shipment_id=order.shipment_id or "", carrier=order.carrier or "",
@@ -419,7 +451,7 @@ def _maybe_complete(order: Order, commands: list[Message], note: str) -> Decisio
     return Decision(order, commands, note=_join(note, f"waiting for {' and '.join(waiting)}" if waiting else ""))
 
 
-def _learn(order: Order, m: Message) -> tuple[Order, str | None, str | None]:
+def _learn(order: Order, m: Message, now: dt.datetime) -> tuple[Order, str | None, str | None]:
     """Record what a department's event teaches; returns (order, note, failure reason)."""
     u: dict[str, Any] = {}
     note = failure = None
@@ -437,14 +469,13 @@ def _learn(order: Order, m: Message) -> tuple[Order, str | None, str | None]:
         u = {"payments": order.payments + 1, "paid_in_full": m.order_paid_in_full}
         note = f"payment {m.payment_ref} received ({m.amount})" + ("; paid in full" if m.order_paid_in_full else "")
     elif isinstance(m, warehouse.StockReserved):
-        u = {"secured": {line.sku: line.reserved for line in m.lines}}
+        secured = {line.sku: line.reserved for line in m.lines}
+        # What arrived (or was found) is no longer being bought: never buy more than is missing.
+        missing = {line.sku: line.quantity - secured.get(line.sku, 0) for line in order.lines}
+        purchasing = {sku: min(qty, max(0, missing.get(sku, 0))) for sku, qty in order.purchasing.items()}
+        u = {"secured": secured, "purchasing": {k: v for k, v in purchasing.items() if v > 0}}
         short = [f"{l.sku} short {l.requested - l.reserved}" for l in m.lines if l.reserved < l.requested]
         note = "stock reserved" + (f" ({', '.join(short)})" if short else " in full")
-    elif isinstance(m, warehouse.ReservationReleased):
-        secured = dict(order.secured)
-        for line in m.lines:
-            secured[line.sku] = max(0, secured.get(line.sku, 0) - line.quantity)
-        u = {"secured": secured}
     elif isinstance(m, warehouse.ReservationExpired):
         failure = "the reservation expired"
     elif isinstance(m, warehouse.OrderPacked):
@@ -455,6 +486,8 @@ def _learn(order: Order, m: Message) -> tuple[Order, str | None, str | None]:
         note = f"booked {m.carrier}, tracking {m.tracking_number}, ETA {m.eta}"
     elif isinstance(m, logistics.ShipmentBookingFailed):
         failure = f"no carrier: {m.reason}"
+    elif isinstance(m, warehouse.OrderDispatched) and m.shipment_id in order.shipments:
+        pass                                         # a repeated announcement of an earlier shipment
     elif isinstance(m, warehouse.OrderDispatched):
         shipped = dict(order.shipped)
         for line in m.lines:
@@ -470,7 +503,7 @@ def _learn(order: Order, m: Message) -> tuple[Order, str | None, str | None]:
     elif isinstance(m, warehouse.DispatchRefused):
         if order.order_type == OrderType.PREPAID_BEFORE_SHIPMENT:
             # The warehouse holds prepaid goods until it has seen the payment (tick retries once paid).
-            u = {"status": Status.AWAITING_PAYMENT, "awaiting": None}
+            u = {"status": Status.AWAITING_PAYMENT, "awaiting": None, "dispatch_held_at": now}
             note = f"dispatch held: {m.reason}"
         else:
             failure = f"dispatch refused: {m.reason}"
@@ -479,8 +512,8 @@ def _learn(order: Order, m: Message) -> tuple[Order, str | None, str | None]:
         note = f"shipment {m.shipment_id} delivered"
     elif isinstance(m, procurement.PurchaseFailed):
         if order.anything_shipped():
-            return (_with(order, alerts=(*order.alerts, f"purchase_failed:{m.sku}")),
-                    f"cannot buy the rest of {m.sku}: {m.reason}", None)
+            summary = f"cannot buy the rest of {m.sku}: {m.reason}; part shipped, a person must decide"
+            return _with(order, alerts=(*order.alerts, f"purchase_failed:{m.sku}:{summary}")), summary, None
         failure = f"cannot be fulfilled: {m.reason}"
     elif isinstance(m, procurement.PurchaseOrderCancelled) and m.kept_as_stock:
         note = f"{m.kept_as_stock}x {m.sku} of {m.purchase_order_id} kept as stock"
@@ -500,8 +533,27 @@ COMPENSATION_DONE = (finance.CompensationDone, warehouse.CompensationDone, logis
 REVIEWS = (finance.ChangeReviewed, warehouse.ChangeReviewed, logistics.ChangeReviewed)
 
 
-def _answers(command_type: str, m: Message) -> bool:
-    return isinstance(m, REPLIES.get(command_type, ()))
+def _answers(sent: Sent, m: Message) -> bool:
+    if not isinstance(m, REPLIES.get(sent.type, ())):
+        return False
+    if sent.type == warehouse.DispatchOrder.TYPE and isinstance(m, warehouse.OrderDispatched):
+        return m.shipment_id == sent.payload.get("shipment_id")
+    return True
+
+
+DISPATCH_RETRY = dt.timedelta(seconds=1)
+NEVER = dt.datetime.max.replace(tzinfo=dt.timezone.utc) - DISPATCH_RETRY
+
+
+def _dispatch_on_hold(order: Order, now: dt.datetime) -> bool:
+    """Refused for want of payment: wait until paid, then give the warehouse a moment to learn it."""
+    if order.order_type != OrderType.PREPAID_BEFORE_SHIPMENT or order.dispatch_held_at is None:
+        return False
+    return not order.paid_in_full or now < order.dispatch_held_at + DISPATCH_RETRY
+
+
+def _stuck_key(order: Order, sent: Sent) -> str:
+    return f"stuck:{sent.type}:wave{order.wave}"
 
 
 def _is_review(m: Message) -> bool:
@@ -557,13 +609,32 @@ def _send_next_compensation(order: Order, now: dt.datetime, note: str) -> Decisi
 
 
 def _on_compensation_reply(order: Order, m: Message, now: dt.datetime) -> Decision | None:
-    learnt, _, _ = _learn(order, m)         # keep facts (e.g. a late payment) up to date
-    current = _current(learnt)
-    if not isinstance(m, COMPENSATION_DONE) or current is None or current[1].type != m.command_type:
+    learnt, _, _ = _learn(order, m, now)    # keep facts (e.g. a late payment) up to date
+    if learnt.payments > order.payments:
+        # Money that arrives while cancelling goes back too.
+        refund = finance.RefundPayments(order_id=order.order_id, reason=order.status_reason or "order cancelled")
+        learnt = _with(learnt, compensations=(*learnt.compensations, Compensation(
+            type=refund.TYPE, payload=refund.model_dump(mode="json"))))
+    # Match the oldest unfinished compensation of that type, parked ones included (a late answer counts).
+    match = next(((i, c) for i, c in enumerate(learnt.compensations) if not c.done and c.sent_at is not None
+                  and isinstance(m, COMPENSATION_DONE) and c.type == m.command_type), None)
+    if match is None:
         return Decision(learnt) if learnt != order else None
-    index, comp = current
-    done = _replace_comp(learnt, index, comp.model_copy(update={"done": True, "summary": m.summary}))
+    index, comp = match
+    done = _replace_comp(learnt, index, comp.model_copy(update={"done": True, "parked": False,
+                                                                 "summary": m.summary}))
+    if _current(learnt) is not None and _current(learnt)[0] != index:
+        return Decision(done, note=f"{comp.type} done late: {m.summary}")
     return _send_next_compensation(done, now, f"{comp.type} done: {m.summary}")
+
+
+def _refund_late_payment(order: Order, now: dt.datetime) -> Decision:
+    """A payment for an order already cancelled: give it back."""
+    refund = finance.RefundPayments(order_id=order.order_id, reason="payment arrived after cancellation")
+    reopened = _with(order, status=Status.CANCELLING, payments=order.payments + 1,
+                     compensations=(*order.compensations, Compensation(type=refund.TYPE,
+                                                                       payload=refund.model_dump(mode="json"))))
+    return _send_next_compensation(reopened, now, "payment arrived after cancellation: refunding it")
 
 
 def _retry_compensation(order: Order, now: dt.datetime, timings: Timings) -> Decision | None:
@@ -596,7 +667,7 @@ def retry_parked(order: Order, now: dt.datetime) -> Decision:
 
 # --- changes ----------------------------------------------------------------------------------
 
-def _on_review(order: Order, m: Message, now: dt.datetime) -> Decision | None:
+def _on_review(order: Order, m: Message, now: dt.datetime, timings: Timings) -> Decision | None:
     change = order.change
     if change is None or m.change_id != change.proposal.change_id:
         return None
@@ -608,11 +679,33 @@ def _on_review(order: Order, m: Message, now: dt.datetime) -> Decision | None:
     proposal = change.proposal
     resumed = _with(order, status=change.resume, change=None)
     if not all(change.reviews.values()):
-        refused = Decision(resumed, events=[sales.OrderChangeRefused(
-            order_id=order.order_id, change_id=proposal.change_id, reasons=reasons or ["refused"])],
-            note=f"change {proposal.change_id[:8]} refused: {'; '.join(reasons)}")
-        return _then_pending_cancel(refused, now)
+        return _refuse_change(resumed, proposal, reasons or ["refused"], now)
     return _then_pending_cancel(_apply_change(resumed, proposal, now), now)
+
+
+def _refuse_change(resumed: Order, proposal: ChangeProposal, reasons: list[str], now: dt.datetime) -> Decision:
+    event = sales.OrderChangeRefused(order_id=resumed.order_id, change_id=proposal.change_id, reasons=reasons)
+    note = f"change {proposal.change_id[:8]} refused: {'; '.join(reasons)}"
+    if resumed.cancel_requested:
+        return _then_pending_cancel(Decision(resumed, events=[event], note=note), now)
+    decision = _advance(resumed, now, note)   # facts learnt during the review may move the order on
+    decision.events.insert(0, event)
+    return decision
+
+
+def _review_deadline(order: Order, now: dt.datetime, timings: Timings) -> Decision | None:
+    change = order.change
+    assert change is not None
+    if now < change.requested_at + timings.step_timeout * change.attempts:
+        return None
+    missing = [d for d in REVIEWERS if d not in change.reviews]
+    if change.attempts >= timings.max_attempts:
+        resumed = _with(order, status=change.resume, change=None)
+        return _refuse_change(resumed, change.proposal, [f"{d}: no answer to the review" for d in missing], now)
+    reviews = [r for r in _review_commands(order, change.proposal) if r.TYPE.split(".")[0] in missing]
+    again = change.model_copy(update={"requested_at": now, "attempts": change.attempts + 1})
+    return Decision(_with(order, change=again), reviews,
+                    note=f"no review from {', '.join(missing)}; asked again (attempt {again.attempts})")
 
 
 def _apply_change(order: Order, proposal: ChangeProposal, now: dt.datetime) -> Decision:
@@ -647,12 +740,14 @@ def _apply_change(order: Order, proposal: ChangeProposal, now: dt.datetime) -> D
     event = sales.OrderChanged(order_id=order.order_id, change_id=proposal.change_id, revision=proposal.revision,
                                lines=list(proposal.lines), total=proposal.new_total)
     note = f"change {proposal.change_id[:8]} applied (revision {proposal.revision}): {_describe(proposal)}"
-    if not deltas and order.status not in IN_FLIGHT:
-        follow = _advance(changed, now, note)
-        follow.commands[:0] = commands
-        follow.events.insert(0, event)
-        return follow
-    return Decision(changed, commands, events=[event], note=note)
+    if deltas and order.reservation_requested:
+        # The warehouse answers AdjustReservation with a fresh stock picture; the saga buys only
+        # what it could not find then.
+        return Decision(changed, commands, events=[event], note=note)
+    follow = _advance(changed, now, note)
+    follow.commands[:0] = commands
+    follow.events.insert(0, event)
+    return follow
 
 
 def _then_pending_cancel(decision: Decision, now: dt.datetime) -> Decision:
@@ -680,10 +775,12 @@ def next_check(order: Order, timings: Timings) -> dt.datetime | None:
     else:
         if order.payment_due_at and not order.paid_in_full and not order.anything_shipped():
             candidates.append(order.payment_due_at)
-        if order.awaiting and f"stuck:{order.awaiting.type}" not in order.alerts:
+        if order.awaiting and _stuck_key(order, order.awaiting) not in order.alerts:
             candidates.append(order.awaiting.sent_at + timings.step_timeout * order.awaiting.attempts)
+        if order.change:
+            candidates.append(order.change.requested_at + timings.step_timeout * order.change.attempts)
         if order.status == Status.AWAITING_PAYMENT and order.paid_in_full and order.packed:
-            candidates.append(dt.datetime.now(dt.timezone.utc))
+            candidates.append((order.dispatch_held_at or order.payment_due_at or NEVER) + DISPATCH_RETRY)
     return min(candidates) if candidates else None
 
 

@@ -58,6 +58,25 @@ class E2E:
         assert response.status_code in (200, 201), response.text
         return response.json()
 
+    def get(self, service: str, path: str, **params: Any) -> Any:
+        response = self.http.get(f"{self.stack.url(service)}{path}", params=params)
+        response.raise_for_status()
+        return response.json()
+
+    def post(self, service: str, path: str, body: Any = None, **kwargs: Any) -> httpx.Response:
+        return self.http.post(f"{self.stack.url(service)}{path}", json=body, **kwargs)
+
+    def wait_for(self, what: str, probe: Any, timeout: float = 30.0, interval: float = 0.2) -> Any:
+        """Poll `probe()` until it returns something truthy."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = probe()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value {value!r}")
+            time.sleep(interval)
+
     def order(self, order_id: str) -> dict:
         response = self.http.get(f"{self.stack.url('sales')}/orders/{order_id}")
         response.raise_for_status()
@@ -149,6 +168,21 @@ def e2e() -> Iterator[E2E]:
         "ORDERFLOW_SIM_CARRIER_DELAY": "0.05",
         "ORDERFLOW_SIM_PAYMENT_DELAY": "0.05",
         "ORDERFLOW_SHUTDOWN_GRACE_SECONDS": "10",
+        # Saga deadlines in seconds, so that timeouts happen within a test.
+        "ORDERFLOW_PAYMENT_DEADLINE_SECONDS": "8",
+        "ORDERFLOW_STEP_TIMEOUT_SECONDS": "30",
+        "ORDERFLOW_COMPENSATION_TIMEOUT_SECONDS": "3",
+        "ORDERFLOW_SAGA_TICK_SECONDS": "0.5",
+        "ORDERFLOW_SUPPLIER_CONFIRM_SECONDS": "2",
+        "ORDERFLOW_PROCUREMENT_SWEEP_SECONDS": "0.5",
+        # External parties' behaviour, per test supplier / customer (see tests/e2e/masterdata.py).
+        "ORDERFLOW_SIM_SUPPLIER_REJECT": "SUP-T-REJECT",
+        "ORDERFLOW_SIM_SUPPLIER_SILENT": "SUP-T-SILENT",
+        "ORDERFLOW_SIM_SUPPLIER_SLOW": "SUP-T-SLOW",
+        "ORDERFLOW_SIM_SUPPLIER_SLOW_DELAY": "120",
+        "ORDERFLOW_SIM_SUPPLIER_DELAY": "0.1",
+        "ORDERFLOW_SIM_SUPPLIER_DELIVERY_DELAY": "0.5",
+        "ORDERFLOW_SIM_PAYMENT_NEVER_PAY": "CUST-SLOW",
     }
     settings = Settings(topic_prefix=env["ORDERFLOW_TOPIC_PREFIX"], group_prefix=env["ORDERFLOW_GROUP_PREFIX"],
                         db_prefix=env["ORDERFLOW_DB_PREFIX"])

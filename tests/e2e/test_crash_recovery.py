@@ -13,10 +13,10 @@ from tests.e2e.conftest import E2E, FINAL
 
 
 async def assert_exactly_once(e2e: E2E, order_id: str, lines: dict[str, int]) -> None:
-    reservations = await e2e.rows("warehouse", "SELECT sku, quantity_reserved, status FROM reservations"
+    reservations = await e2e.rows("warehouse", "SELECT sku, quantity_shipped, status FROM reservations"
                                                " WHERE order_id = $1", order_id)
-    assert {r["sku"]: (r["quantity_reserved"], r["status"]) for r in reservations} == \
-        {sku: (qty, "shipped") for sku, qty in lines.items()}
+    assert {r["sku"]: (r["quantity_shipped"], r["status"]) for r in reservations} == \
+        {sku: (qty, "closed") for sku, qty in lines.items()}
     moves = await e2e.rows("warehouse", "SELECT sku, sum(delta_on_hand) shipped, count(*) n FROM stock_movements"
                                         " WHERE order_id = $1 AND delta_on_hand < 0 GROUP BY sku", order_id)
     assert {m["sku"]: (-m["shipped"], m["n"]) for m in moves} == {sku: (qty, 1) for sku, qty in lines.items()}

@@ -43,8 +43,8 @@ async def test_standard_order_completes_in_every_department(e2e: E2E) -> None:
 
     # Each department recorded exactly one of each effect.
     reservations = await e2e.rows("warehouse", "SELECT * FROM reservations WHERE order_id = $1", order_id)
-    assert sorted((r["sku"], r["quantity_reserved"], r["status"]) for r in reservations) == \
-        [("SKU-BOLT-M8", 10, "shipped"), ("SKU-GEAR-40", 2, "shipped")]
+    assert sorted((r["sku"], r["quantity_shipped"], r["quantity_reserved"], r["status"]) for r in reservations) == \
+        [("SKU-BOLT-M8", 10, 0, "closed"), ("SKU-GEAR-40", 2, 0, "closed")]
     stock_after = {r["sku"]: r for r in await e2e.rows("warehouse", "SELECT * FROM stock")}
     assert stock_after["SKU-BOLT-M8"]["on_hand"] <= stock_before["SKU-BOLT-M8"]["on_hand"] - 10
     shipments = await e2e.rows("logistics", "SELECT * FROM shipments WHERE order_id = $1", order_id)

@@ -1,0 +1,58 @@
+"""Per-test master data: each scenario gets its own SKUs (and test suppliers), registered in every
+department's own database as the company's master-data feed would, so scenarios never share stock."""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+
+from tests.e2e.conftest import E2E
+
+# Behaviour of these suppliers is set in the supplier simulator's environment (conftest.py).
+TEST_SUPPLIERS = {"SUP-T-OK": "Reliable Test Supplier", "SUP-T-REJECT": "Always Rejects Ltd",
+                  "SUP-T-SILENT": "Never Answers Inc", "SUP-T-SLOW": "Very Slow Deliveries"}
+_counter = itertools.count(1)
+
+
+async def new_product(e2e: E2E, *, stock: int, price: str = "50.00", suppliers: list[str] = ("SUP-T-OK",),
+                      reorder_point: int = 0, reorder_quantity: int | None = None, weight_kg: str = "1.0") -> str:
+    """A fresh SKU with `stock` on the shelf; `suppliers` in order of preference (first = primary)."""
+    sku = f"SKU-{e2e.run_id[-6:].upper()}-{next(_counter):03d}"
+    conn = await e2e.db("sales")
+    try:
+        await conn.execute("INSERT INTO products (sku, name, list_price) VALUES ($1, $2, $3)",
+                           sku, f"test product {sku}", Decimal(price))
+    finally:
+        await conn.close()
+    conn = await e2e.db("finance")
+    try:
+        await conn.execute("INSERT INTO price_list (sku, list_price) VALUES ($1, $2)", sku, Decimal(price))
+    finally:
+        await conn.close()
+    conn = await e2e.db("warehouse")
+    try:
+        columns = {r["column_name"] for r in await conn.fetch(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'stock'")}
+        values = {"sku": sku, "name": f"test product {sku}", "on_hand": stock, "weight_kg": Decimal(weight_kg),
+                  "reorder_point": reorder_point}
+        if "reorder_quantity" in columns:
+            values["reorder_quantity"] = reorder_quantity if reorder_quantity is not None else max(10, 2 * reorder_point)
+        names = ", ".join(values)
+        params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+        await conn.execute(f"INSERT INTO stock ({names}) VALUES ({params})", *values.values())
+        await conn.execute("INSERT INTO stock_movements (sku, delta_on_hand, reason) VALUES ($1, $2, 'opening balance')",
+                           sku, stock)
+    finally:
+        await conn.close()
+    conn = await e2e.db("procurement")
+    try:
+        for supplier in suppliers:
+            await conn.execute("INSERT INTO suppliers (supplier_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                               supplier, TEST_SUPPLIERS.get(supplier, supplier))
+        for rank, supplier in enumerate(suppliers, start=1):
+            await conn.execute(
+                "INSERT INTO supplier_products (supplier_id, sku, rank, lead_time_days, unit_cost)"
+                " VALUES ($1, $2, $3, 3, $4)", supplier, sku, rank, Decimal(price) / 2)
+    finally:
+        await conn.close()
+    return sku
