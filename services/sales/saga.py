@@ -175,7 +175,8 @@ class Order(BaseModel):
     carrier: str | None = None
     tracking_number: str | None = None
     booked: bool = False
-    shipments: dict[str, bool] = Field(default_factory=dict)  # shipment id -> delivered
+    dispatched: tuple[str, ...] = ()                          # shipment ids handed to carriers
+    delivered: tuple[str, ...] = ()                           # ... and reported delivered (any order)
     uninvoiced: dict[str, list[StockLine]] = Field(default_factory=dict)  # dispatched, not yet billed
 
     awaiting: Sent | None = None
@@ -443,7 +444,7 @@ def _advance(order: Order, now: dt.datetime, note: str) -> Decision:
 
 
 def _maybe_complete(order: Order, commands: list[Message], note: str) -> Decision:
-    delivered = order.shipments and all(order.shipments.values())
+    delivered = bool(order.dispatched) and set(order.dispatched) <= set(order.delivered)
     paid = order.paid_in_full or not order.billed
     if order.status == Status.SHIPPED and order.fully_shipped() and delivered and paid:
         return Decision(_with(order, status=Status.COMPLETED), commands, note=_join(note, "order completed"))
@@ -486,18 +487,14 @@ def _learn(order: Order, m: Message, now: dt.datetime) -> tuple[Order, str | Non
         note = f"booked {m.carrier}, tracking {m.tracking_number}, ETA {m.eta}"
     elif isinstance(m, logistics.ShipmentBookingFailed):
         failure = f"no carrier: {m.reason}"
-    elif isinstance(m, warehouse.OrderDispatched) and m.shipment_id in order.shipments:
+    elif isinstance(m, warehouse.OrderDispatched) and m.shipment_id in order.dispatched:
         pass                                         # a repeated announcement of an earlier shipment
     elif isinstance(m, warehouse.OrderDispatched):
         shipped = dict(order.shipped)
         for line in m.lines:
-            shipped[line.sku] = shipped.get(line.sku, 0)
-        if m.shipment_id not in order.shipments:
-            for line in m.lines:
-                shipped[line.sku] += line.quantity
-        u = {"shipped": shipped, "packed": (), "booked": False,
-             "shipments": {**order.shipments, m.shipment_id: order.shipments.get(m.shipment_id, False)}}
-        if order.order_type == OrderType.STANDARD and m.shipment_id not in order.shipments:
+            shipped[line.sku] = shipped.get(line.sku, 0) + line.quantity
+        u = {"shipped": shipped, "packed": (), "booked": False, "dispatched": (*order.dispatched, m.shipment_id)}
+        if order.order_type == OrderType.STANDARD:
             u["uninvoiced"] = {**order.uninvoiced, m.shipment_id: list(m.lines)}
         note = f"shipment {m.shipment_id} dispatched: " + ", ".join(f"{l.quantity}x {l.sku}" for l in m.lines)
     elif isinstance(m, warehouse.DispatchRefused):
@@ -508,8 +505,14 @@ def _learn(order: Order, m: Message, now: dt.datetime) -> tuple[Order, str | Non
         else:
             failure = f"dispatch refused: {m.reason}"
     elif isinstance(m, logistics.ShipmentDelivered):
-        u = {"shipments": {**order.shipments, m.shipment_id: True}}
+        # Topics are not ordered with each other: a delivery may overtake its dispatch event.
+        if m.shipment_id not in order.delivered:
+            u = {"delivered": (*order.delivered, m.shipment_id)}
         note = f"shipment {m.shipment_id} delivered"
+    elif isinstance(m, logistics.ShipmentCancelled) and m.shipment_id == order.shipment_id and order.booked:
+        # Logistics dropped the booking (e.g. the new address is outside the carrier's area): book again.
+        u = {"booked": False, "shipment_id": None, "carrier": None, "tracking_number": None}
+        note = f"booking {m.shipment_id} cancelled by logistics: {m.reason}"
     elif isinstance(m, procurement.PurchaseFailed):
         if order.anything_shipped():
             summary = f"cannot buy the rest of {m.sku}: {m.reason}; part shipped, a person must decide"

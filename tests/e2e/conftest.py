@@ -169,7 +169,7 @@ def e2e() -> Iterator[E2E]:
         "ORDERFLOW_SIM_PAYMENT_DELAY": "0.05",
         "ORDERFLOW_SHUTDOWN_GRACE_SECONDS": "10",
         # Saga deadlines in seconds, so that timeouts happen within a test.
-        "ORDERFLOW_PAYMENT_DEADLINE_SECONDS": "8",
+        "ORDERFLOW_PAYMENT_DEADLINE_SECONDS": "15",
         "ORDERFLOW_STEP_TIMEOUT_SECONDS": "30",
         "ORDERFLOW_COMPENSATION_TIMEOUT_SECONDS": "3",
         "ORDERFLOW_SAGA_TICK_SECONDS": "0.5",

@@ -254,7 +254,8 @@ async def test_cancel_after_invoice_and_payment_compensates_everything(e2e: E2E)
     order_id = e2e.place("CUST-SLOW", [(sku, 2)], order_type="prepaid_before_shipment")["order_id"]
     wait_status(e2e, order_id, "awaiting_payment")
     await pay(e2e, order_id, amount=Decimal("10.00"), ref="DEPOSIT")          # a deposit, not the full price
-    e2e.wait_for("the deposit", lambda: e2e.get("finance", "/payments", order_id=order_id))
+    e2e.wait_for("sales to learn of the deposit",
+                 lambda: events(e2e.order(order_id), "finance.payment_received"))
 
     response = e2e.post("sales", f"/orders/{order_id}/cancel", {"reason": "customer changed their mind"})
     assert response.status_code == 202, response.text
