@@ -1,12 +1,14 @@
-"""Finance read API: credit position, invoices and payments."""
+"""Finance read API: credit position, invoices, payments, credit notes, refunds, and each order's
+money balance (invoiced - credited = paid - refunded + outstanding)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
-from services.finance.handlers import _account
+from services.finance.handlers import _account, balance
 from services.runtime.service import Service
 
 
@@ -25,7 +27,9 @@ def router(service: Service) -> APIRouter:
     @api.get("/invoices")
     async def invoices(order_id: str | None = None) -> list[dict[str, Any]]:
         rows = await service.pool.fetch(
-            "SELECT * FROM invoices WHERE ($1::text IS NULL OR order_id = $1) ORDER BY issued_at", order_id)
+            "SELECT i.*, b.credited, b.paid, b.refunded, b.outstanding FROM invoices i"
+            " JOIN invoice_balances b USING (invoice_number)"
+            " WHERE ($1::text IS NULL OR i.order_id = $1) ORDER BY i.issued_at", order_id)
         return [dict(r) for r in rows]
 
     @api.get("/payments")
@@ -33,5 +37,30 @@ def router(service: Service) -> APIRouter:
         rows = await service.pool.fetch(
             "SELECT * FROM payments WHERE ($1::text IS NULL OR order_id = $1) ORDER BY received_at", order_id)
         return [dict(r) for r in rows]
+
+    @api.get("/credit-notes")
+    async def credit_notes(order_id: str | None = None) -> list[dict[str, Any]]:
+        rows = await service.pool.fetch(
+            "SELECT * FROM credit_notes WHERE ($1::text IS NULL OR order_id = $1) ORDER BY issued_at, "
+            "credit_note_number", order_id)
+        return [dict(r) for r in rows]
+
+    @api.get("/refunds")
+    async def refunds(order_id: str | None = None) -> list[dict[str, Any]]:
+        rows = await service.pool.fetch(
+            "SELECT * FROM refunds WHERE ($1::text IS NULL OR order_id = $1) ORDER BY refund_id", order_id)
+        return [dict(r) for r in rows]
+
+    @api.get("/orders/{order_id}/balance")
+    async def order_balance(order_id: str) -> dict[str, Any]:
+        """Money of one order. `refunded` counts refunds requested from the provider as well as
+        settled ones (`refunds_pending` is the part not yet confirmed); `ok` is the invariant."""
+        async with service.pool.acquire() as conn:
+            b = await balance(conn, order_id)
+            pending = await conn.fetchval(
+                "SELECT COALESCE(sum(amount), 0) FROM refunds WHERE order_id = $1 AND status = 'requested'", order_id)
+        return {"order_id": order_id, "invoiced": str(b.invoiced), "credited": str(b.credited), "paid": str(b.paid),
+                "refunded": str(b.refunded), "outstanding": str(b.outstanding), "ok": b.ok,
+                "refunds_pending": str(Decimal(pending).quantize(Decimal("0.01")))}
 
     return api

@@ -1,4 +1,11 @@
-"""Finance message handling: credit review, credit release, invoicing, payments."""
+"""Finance message handling: credit review and release, invoicing, payments, and the settlement
+compensations (credit notes, refunds) and change handling (review, credit adjustment).
+
+Money per order always reconciles as  invoiced - credited = paid - refunded + outstanding
+(outstanding: the open balance of invoices not credited; see the `invoice_balances` view and
+`balance`). It is false only while money is owed back to the customer (paid for something
+credited, or paid twice) until it is refunded.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +19,45 @@ from services.finance import rules
 from services.runtime.consumer import Consumer, Unprocessable
 from services.runtime.outbox import Tx
 
+CENT = Decimal("0.01")
+
 
 async def _account(conn: asyncpg.Connection, customer_id: str) -> tuple[asyncpg.Record | None, Decimal]:
-    """The customer row (locked: reviews for one customer are serialised) and its exposure."""
+    """The customer row (locked: reviews for one customer are serialised) and its exposure:
+    credit held for open orders + the open balance of its invoices (a credited invoice owes nothing)."""
     customer = await conn.fetchrow("SELECT * FROM customers WHERE customer_id = $1 FOR UPDATE", customer_id)
     exposure = await conn.fetchval(
         "SELECT COALESCE((SELECT sum(amount) FROM credit_holds WHERE customer_id = $1 AND status = 'held'), 0)"
-        " + COALESCE((SELECT sum(i.amount - COALESCE(p.paid, 0)) FROM invoices i"
-        "   LEFT JOIN (SELECT invoice_number, sum(amount) paid FROM payments GROUP BY invoice_number) p"
-        "   USING (invoice_number) WHERE i.customer_id = $1 AND i.status = 'open'), 0)",
+        " + COALESCE((SELECT sum(outstanding) FROM invoice_balances WHERE customer_id = $1), 0)",
         customer_id)
-    return customer, exposure
+    return customer, Decimal(exposure).quantize(CENT)
+
+
+async def balance(conn: asyncpg.Connection, order_id: str) -> rules.Balance:
+    row = await conn.fetchrow(
+        "SELECT COALESCE((SELECT sum(amount) FROM invoices WHERE order_id = $1), 0) AS invoiced,"
+        " COALESCE((SELECT sum(amount) FROM credit_notes WHERE order_id = $1), 0) AS credited,"
+        " COALESCE((SELECT sum(amount) FROM payments WHERE order_id = $1), 0) AS paid,"
+        " COALESCE((SELECT sum(amount) FROM refunds WHERE order_id = $1), 0) AS refunded,"
+        " COALESCE((SELECT sum(outstanding) FROM invoice_balances WHERE order_id = $1), 0) AS outstanding",
+        order_id)
+    return rules.Balance(**{k: Decimal(v).quantize(CENT) for k, v in row.items()})
+
+
+async def _refresh_invoice(conn: asyncpg.Connection, invoice_number: str) -> None:
+    """Re-derive an invoice's status (open | paid | credited) from its credit notes, payments, refunds."""
+    b = await conn.fetchrow("SELECT * FROM invoice_balances WHERE invoice_number = $1", invoice_number)
+    status = rules.invoice_status(b["amount"], b["credited"], b["paid"], b["refunded"])
+    if status != b["status"]:
+        await conn.execute("UPDATE invoices SET status = $2 WHERE invoice_number = $1", invoice_number, status)
+
+
+async def _prices(conn: asyncpg.Connection) -> dict[str, Decimal]:
+    return {r["sku"]: r["list_price"] for r in await conn.fetch("SELECT * FROM price_list")}
+
+
+def _money(amount: Decimal) -> str:
+    return f"{amount.quantize(CENT)}"
 
 
 def register(consumer: Consumer) -> None:
@@ -34,17 +69,17 @@ def register(consumer: Consumer) -> None:
             if customer is None:
                 reasons = [f"unknown customer {cmd.customer_id}"]
             else:
-                prices = {r["sku"]: r["list_price"] for r in await tx.conn.fetch("SELECT * FROM price_list")}
                 account = rules.CreditAccount(customer["credit_limit"], exposure, customer["max_discount_pct"])
-                reasons = rules.review(cmd.order_type, cmd.lines, cmd.total, account, prices)
+                reasons = rules.review(cmd.order_type, cmd.lines, cmd.total, account, await _prices(tx.conn))
             if reasons:
                 await tx.emit(finance.CreditRejected(order_id=cmd.order_id, customer_id=cmd.customer_id,
                                                      reasons=reasons), key=cmd.order_id)
                 return
             amount = rules.held_amount(cmd.order_type, cmd.total)
             await tx.conn.execute(
-                "INSERT INTO credit_holds (order_id, customer_id, amount, status) VALUES ($1, $2, $3, 'held')",
-                cmd.order_id, cmd.customer_id, amount)
+                "INSERT INTO credit_holds (order_id, customer_id, amount, status, order_type)"
+                " VALUES ($1, $2, $3, 'held', $4)",
+                cmd.order_id, cmd.customer_id, amount, cmd.order_type.value)
             exposure += amount
         # Approved now, or asked again for an order already approved: answer the same way.
         await tx.emit(finance.CreditApproved(
@@ -58,6 +93,11 @@ def register(consumer: Consumer) -> None:
             " WHERE order_id = $1 AND status = 'held' RETURNING amount", cmd.order_id)
         if amount is not None:
             await tx.emit(finance.CreditReleased(order_id=cmd.order_id, amount=amount), key=cmd.order_id)
+            summary = f"released credit hold of {_money(amount)}"
+        else:
+            summary = "no credit held"
+        await tx.emit(finance.CompensationDone(order_id=cmd.order_id, command_type=finance.ReleaseCredit.TYPE,
+                                               summary=summary), key=cmd.order_id)
 
     @consumer.on(finance.IssueInvoice)
     async def issue_invoice(tx: Tx, cmd: finance.IssueInvoice) -> None:
@@ -70,14 +110,23 @@ def register(consumer: Consumer) -> None:
                 raise Unprocessable(f"unknown customer {cmd.customer_id}")
             seq = await tx.conn.fetchval("SELECT nextval('invoice_number_seq')")
             number = f"INV-{seq:06d}"
-            due = dt.date.today() + dt.timedelta(days=terms)
+            kind = "prepayment" if cmd.kind == "prepayment" else "shipment"
+            due = dt.date.today() + dt.timedelta(days=0 if kind == "prepayment" else terms)
             existing = await tx.conn.fetchrow(
-                "INSERT INTO invoices (invoice_number, order_id, shipment_ref, customer_id, amount, due_date, status)"
-                " VALUES ($1, $2, $3, $4, $5, $6, 'open') RETURNING *",
-                number, cmd.order_id, cmd.shipment_ref, cmd.customer_id, cmd.total, due)
-            # The invoice now carries the exposure the hold carried.
-            await tx.conn.execute("UPDATE credit_holds SET status = 'invoiced', updated_at = now()"
-                                  " WHERE order_id = $1 AND status = 'held'", cmd.order_id)
+                "INSERT INTO invoices (invoice_number, order_id, shipment_ref, customer_id, amount, due_date,"
+                " status, kind) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7) RETURNING *",
+                number, cmd.order_id, cmd.shipment_ref, cmd.customer_id, cmd.total, due, kind)
+            # The invoice now carries (its part of) the exposure the hold carried.
+            hold = await tx.conn.fetchrow(
+                "SELECT * FROM credit_holds WHERE order_id = $1 AND status = 'held' FOR UPDATE", cmd.order_id)
+            if hold is not None:
+                left = rules.hold_after_invoice(hold["amount"], cmd.total, kind)
+                if left > 0:
+                    await tx.conn.execute("UPDATE credit_holds SET amount = $2, updated_at = now()"
+                                          " WHERE order_id = $1", cmd.order_id, left)
+                else:
+                    await tx.conn.execute("UPDATE credit_holds SET status = 'invoiced', updated_at = now()"
+                                          " WHERE order_id = $1", cmd.order_id)
             await tx.emit(integrations.PaymentRequested(
                 invoice_number=number, order_id=cmd.order_id, customer_id=cmd.customer_id, amount=cmd.total,
                 method=cmd.payment_method.value, due_date=due), key=cmd.order_id)
@@ -91,20 +140,134 @@ def register(consumer: Consumer) -> None:
                                          event.invoice_number)
         if invoice is None:
             raise Unprocessable(f"payment {event.payment_ref} for unknown invoice {event.invoice_number}")
+        # Money received is a fact: recorded even for a credited invoice or beyond the balance
+        # (then the order's balance shows it as owed back until it is refunded).
         recorded = await tx.conn.fetchval(
             "INSERT INTO payments (payment_ref, invoice_number, order_id, amount) VALUES ($1, $2, $3, $4)"
             " ON CONFLICT DO NOTHING RETURNING true",
             event.payment_ref, event.invoice_number, invoice["order_id"], event.amount)
         if not recorded:
             return  # the provider reported the same settlement twice
-        paid = await tx.conn.fetchval("SELECT sum(amount) FROM payments WHERE invoice_number = $1",
-                                      event.invoice_number)
-        if paid >= invoice["amount"]:
-            await tx.conn.execute("UPDATE invoices SET status = 'paid' WHERE invoice_number = $1",
-                                  event.invoice_number)
-        open_left = await tx.conn.fetchval(
-            "SELECT count(*) FROM invoices WHERE order_id = $1 AND status = 'open'", invoice["order_id"])
+        await _refresh_invoice(tx.conn, event.invoice_number)
+        owed = await tx.conn.fetchval(
+            "SELECT COALESCE(sum(outstanding), 0) FROM invoice_balances WHERE order_id = $1", invoice["order_id"])
         await tx.emit(finance.PaymentReceived(
             order_id=invoice["order_id"], invoice_number=event.invoice_number, payment_ref=event.payment_ref,
-            amount=event.amount, order_paid_in_full=open_left == 0), key=invoice["order_id"],
+            amount=event.amount, order_paid_in_full=owed == 0), key=invoice["order_id"],
             correlation_id=invoice["order_id"])
+
+    @consumer.on(finance.CreditInvoices)
+    async def credit_invoices(tx: Tx, cmd: finance.CreditInvoices) -> None:
+        invoices = await tx.conn.fetch(
+            "SELECT invoice_number FROM invoices WHERE order_id = $1"
+            " ORDER BY issued_at DESC, invoice_number DESC FOR UPDATE", cmd.order_id)
+        room = {r["invoice_number"]: r["amount"] - r["credited"] for r in await tx.conn.fetch(
+            "SELECT invoice_number, amount, credited FROM invoice_balances WHERE order_id = $1", cmd.order_id)}
+        parts = rules.allocate([(r["invoice_number"], room[r["invoice_number"]]) for r in invoices], cmd.amount)
+        notes = []
+        for invoice_number, amount in parts:
+            seq = await tx.conn.fetchval("SELECT nextval('credit_note_number_seq')")
+            number = f"CN-{seq:06d}"
+            await tx.conn.execute(
+                "INSERT INTO credit_notes (credit_note_number, invoice_number, order_id, amount, reason)"
+                " VALUES ($1, $2, $3, $4, $5)", number, invoice_number, cmd.order_id, amount, cmd.reason)
+            await _refresh_invoice(tx.conn, invoice_number)
+            await tx.emit(finance.CreditNoteIssued(
+                order_id=cmd.order_id, invoice_number=invoice_number, credit_note_number=number, amount=amount,
+                reason=cmd.reason), key=cmd.order_id)
+            notes.append(f"{number} {_money(amount)} on {invoice_number}")
+        total = sum((a for _, a in parts), Decimal("0.00"))
+        if not notes:
+            summary = "nothing billed left to credit"
+        else:
+            summary = f"credited {_money(total)}: " + ", ".join(notes)
+            if cmd.amount is not None and total < cmd.amount:
+                summary += f" (asked {_money(cmd.amount)}, only {_money(total)} was billed and not credited)"
+        await tx.emit(finance.CompensationDone(order_id=cmd.order_id, command_type=finance.CreditInvoices.TYPE,
+                                               summary=summary), key=cmd.order_id)
+
+    @consumer.on(finance.RefundPayments)
+    async def refund_payments(tx: Tx, cmd: finance.RefundPayments) -> None:
+        await tx.conn.execute("SELECT 1 FROM payments WHERE order_id = $1 FOR UPDATE", cmd.order_id)
+        payments = await tx.conn.fetch(
+            "SELECT p.payment_ref, p.invoice_number, p.amount - COALESCE(sum(r.amount), 0) AS refundable"
+            " FROM payments p LEFT JOIN refunds r USING (payment_ref) WHERE p.order_id = $1"
+            " GROUP BY p.payment_ref ORDER BY p.received_at DESC, p.payment_ref DESC", cmd.order_id)
+        invoice_of = {p["payment_ref"]: p["invoice_number"] for p in payments}
+        parts = rules.allocate([(p["payment_ref"], p["refundable"]) for p in payments], cmd.amount)
+        requested = []
+        for payment_ref, amount in parts:
+            await tx.conn.execute(
+                "INSERT INTO refunds (payment_ref, order_id, amount, status, reason)"
+                " VALUES ($1, $2, $3, 'requested', $4)", payment_ref, cmd.order_id, amount, cmd.reason)
+            await _refresh_invoice(tx.conn, invoice_of[payment_ref])
+            await tx.emit(integrations.RefundRequested(payment_ref=payment_ref, order_id=cmd.order_id, amount=amount),
+                          key=cmd.order_id)
+            requested.append(f"{_money(amount)} of {payment_ref}")
+        total = sum((a for _, a in parts), Decimal("0.00"))
+        if not requested:
+            summary = "nothing paid left to refund"
+        else:
+            summary = f"refund of {_money(total)} requested: " + ", ".join(requested)
+            if cmd.amount is not None and total < cmd.amount:
+                summary += f" (asked {_money(cmd.amount)}, only {_money(total)} was paid and not refunded)"
+        await tx.emit(finance.CompensationDone(order_id=cmd.order_id, command_type=finance.RefundPayments.TYPE,
+                                               summary=summary), key=cmd.order_id)
+
+    @consumer.on(integrations.RefundSettled)
+    async def refund_settled(tx: Tx, event: integrations.RefundSettled) -> None:
+        if await tx.conn.fetchval("SELECT true FROM refunds WHERE refund_ref = $1", event.refund_ref):
+            return  # the provider reported the same refund twice
+        payment = await tx.conn.fetchrow("SELECT * FROM payments WHERE payment_ref = $1 FOR UPDATE",
+                                         event.payment_ref)
+        if payment is None:
+            raise Unprocessable(f"refund {event.refund_ref} of unknown payment {event.payment_ref}")
+        refund = await tx.conn.fetchrow(
+            "SELECT * FROM refunds WHERE payment_ref = $1 AND status = 'requested'"
+            " ORDER BY (amount = $2) DESC, refund_id LIMIT 1 FOR UPDATE", event.payment_ref, event.amount)
+        if refund is not None:
+            await tx.conn.execute(
+                "UPDATE refunds SET status = 'settled', refund_ref = $2, amount = $3, settled_at = now()"
+                " WHERE refund_id = $1", refund["refund_id"], event.refund_ref, event.amount)
+        else:  # a refund we did not ask for (the provider's own): the money left all the same
+            await tx.conn.execute(
+                "INSERT INTO refunds (payment_ref, order_id, amount, status, reason, refund_ref, settled_at)"
+                " VALUES ($1, $2, $3, 'settled', 'refunded by the provider', $4, now())",
+                event.payment_ref, payment["order_id"], event.amount, event.refund_ref)
+        await _refresh_invoice(tx.conn, payment["invoice_number"])
+        await tx.emit(finance.PaymentRefunded(order_id=payment["order_id"], payment_ref=event.payment_ref,
+                                              refund_ref=event.refund_ref, amount=event.amount),
+                      key=payment["order_id"], correlation_id=payment["order_id"])
+
+    @consumer.on(finance.AdjustCredit)
+    async def adjust_credit(tx: Tx, cmd: finance.AdjustCredit) -> None:
+        done = await tx.conn.fetchrow("SELECT * FROM credit_adjustments WHERE change_id = $1", cmd.change_id)
+        if done is None:
+            hold = await tx.conn.fetchrow("SELECT * FROM credit_holds WHERE order_id = $1 FOR UPDATE", cmd.order_id)
+            billed = await tx.conn.fetchval(
+                "SELECT COALESCE(sum(amount - credited), 0) FROM invoice_balances WHERE order_id = $1", cmd.order_id)
+            held = Decimal("0.00")
+            if hold is not None and hold["status"] != "released":
+                # Holds recorded before order types were stored: a zero hold was not credit-checked.
+                order_type = hold["order_type"] or ("standard" if hold["amount"] > 0 else "sample")
+                held = rules.hold_for_total(order_type, cmd.new_total, billed)
+                status = "held" if held > 0 or billed == 0 else "invoiced"
+                await tx.conn.execute("UPDATE credit_holds SET amount = $2, status = $3, updated_at = now()"
+                                      " WHERE order_id = $1", cmd.order_id, held, status)
+            done = await tx.conn.fetchrow(
+                "INSERT INTO credit_adjustments (change_id, order_id, new_total, held) VALUES ($1, $2, $3, $4)"
+                " RETURNING *", cmd.change_id, cmd.order_id, cmd.new_total, held)
+        await tx.emit(finance.CreditAdjusted(order_id=cmd.order_id, change_id=cmd.change_id, amount=done["held"]),
+                      key=cmd.order_id)
+
+    @consumer.on(finance.ReviewChange)
+    async def review_change(tx: Tx, cmd: finance.ReviewChange) -> None:
+        proposal = cmd.proposal
+        customer, exposure = await _account(tx.conn, cmd.customer_id)
+        if customer is None:
+            reason = f"unknown customer {cmd.customer_id}"
+        else:
+            account = rules.CreditAccount(customer["credit_limit"], exposure, customer["max_discount_pct"])
+            reason = rules.review_change(cmd.order_type, proposal, account, await _prices(tx.conn))
+        await tx.emit(finance.ChangeReviewed(order_id=proposal.order_id, change_id=proposal.change_id,
+                                             approved=reason is None, reason=reason), key=proposal.order_id)

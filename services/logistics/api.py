@@ -1,4 +1,4 @@
-"""Logistics read API: carriers and shipments."""
+"""Logistics read API: carriers, shipments, an order's current delivery details."""
 
 from __future__ import annotations
 
@@ -21,5 +21,11 @@ def router(service: Service) -> APIRouter:
         rows = await service.pool.fetch(
             "SELECT * FROM shipments WHERE ($1::text IS NULL OR order_id = $1) ORDER BY created_at", order_id)
         return [dict(r) for r in rows]
+
+    @api.get("/orders/{order_id}/delivery")
+    async def delivery(order_id: str) -> dict[str, Any]:
+        """The order's delivery details after approved changes (empty when never changed)."""
+        row = await service.pool.fetchrow("SELECT * FROM order_delivery WHERE order_id = $1", order_id)
+        return dict(row) if row else {"order_id": order_id, "address": None, "requested_delivery_date": None}
 
     return api

@@ -1,4 +1,8 @@
-"""Logistics message handling: book a carrier, hand over on dispatch, follow tracking."""
+"""Logistics message handling: book a carrier, hand over on dispatch, follow tracking; cancel a
+booking (compensation), review and apply changes of delivery address or date.
+
+An order may have several shipments one after the other (ship_partial): at most one booking is
+open (requested or booked) at a time; dispatched ones do not block the next BookShipment."""
 
 from __future__ import annotations
 
@@ -52,21 +56,55 @@ def _booked(s: asyncpg.Record) -> logistics.ShipmentBooked:
                                     waybill=s["waybill"], tracking_number=s["tracking_number"], eta=s["eta"])
 
 
+async def _open_booking(conn: asyncpg.Connection, order_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM shipments WHERE order_id = $1 AND status IN ('requested', 'booked') FOR UPDATE", order_id)
+
+
+async def _dispatched(conn: asyncpg.Connection, order_id: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM shipments WHERE order_id = $1 AND status IN ('in_transit', 'delivered')"
+        " ORDER BY dispatched_at NULLS LAST, created_at", order_id)
+
+
+def _view(s: asyncpg.Record) -> rules.ShipmentView:
+    dispatched_at = s["dispatched_at"] or (s["updated_at"] if s["status"] in rules.DISPATCHED else None)
+    return rules.ShipmentView(
+        shipment_id=s["shipment_id"], status=s["status"], carrier=s["carrier"], tracking_number=s["tracking_number"],
+        dispatched_on=dispatched_at.date() if dispatched_at else None,
+        lines={sku: int(q) for sku, q in s["lines"].items()} if s["lines"] is not None else None)
+
+
+async def _cancel(tx: Tx, s: asyncpg.Record, reason: str) -> None:
+    """Cancel an open booking: tell the carrier when it has issued a waybill, tell everyone else."""
+    await tx.conn.execute("UPDATE shipments SET status = 'cancelled', cancel_reason = $2, updated_at = now()"
+                          " WHERE shipment_id = $1", s["shipment_id"], reason)
+    if s["waybill"]:
+        await tx.emit(integrations.CarrierBookingCancelRequested(
+            shipment_id=s["shipment_id"], order_id=s["order_id"], carrier=s["carrier"], waybill=s["waybill"]),
+            key=s["order_id"], correlation_id=s["order_id"])
+    await tx.emit(logistics.ShipmentCancelled(order_id=s["order_id"], shipment_id=s["shipment_id"], reason=reason),
+                  key=s["order_id"], correlation_id=s["order_id"])
+
+
 def register(consumer: Consumer) -> None:
     @consumer.on(logistics.BookShipment)
     async def book(tx: Tx, cmd: logistics.BookShipment) -> None:
-        live = await tx.conn.fetchrow(
-            "SELECT * FROM shipments WHERE order_id = $1 AND status NOT IN ('cancelled', 'failed', 'delivered')"
-            " FOR UPDATE", cmd.order_id)
+        live = await _open_booking(tx.conn, cmd.order_id)
         if live is not None:
             if live["status"] == "booked":
                 await tx.emit(_booked(live), key=cmd.order_id)
             return  # a request to the carrier is already out
+        # An approved change of address or date (UpdateDelivery) wins over what the command carries.
+        current = await tx.conn.fetchrow("SELECT * FROM order_delivery WHERE order_id = $1", cmd.order_id)
+        address = (current and current["address"]) or cmd.address.model_dump(mode="json")
+        deliver_by = (current and current["requested_delivery_date"]) or cmd.requested_delivery_date
         shipment = await tx.conn.fetchrow(
-            "INSERT INTO shipments (shipment_id, order_id, carrier, status, country, parcels, weight_kg, deliver_by)"
-            " VALUES ($1, $2, (SELECT min(carrier_id) FROM carriers), 'requested', $3, $4, $5, $6) RETURNING *",
-            f"SHP-{uuid.uuid4().hex[:12].upper()}", cmd.order_id, cmd.address.country, cmd.parcels, cmd.weight_kg,
-            cmd.requested_delivery_date)
+            "INSERT INTO shipments (shipment_id, order_id, carrier, status, country, parcels, weight_kg, deliver_by,"
+            " address) VALUES ($1, $2, (SELECT min(carrier_id) FROM carriers), 'requested', $3, $4, $5, $6, $7)"
+            " RETURNING *",
+            f"SHP-{uuid.uuid4().hex[:12].upper()}", cmd.order_id, address["country"], cmd.parcels, cmd.weight_kg,
+            deliver_by, address)
         await _request_booking(tx, shipment)
 
     @consumer.on(integrations.CarrierBookingConfirmed)
@@ -94,8 +132,12 @@ def register(consumer: Consumer) -> None:
         s = await _shipment(tx.conn, event.shipment_id)
         if s is None or s["status"] != "booked":
             return
-        await tx.conn.execute("UPDATE shipments SET status = 'in_transit', updated_at = now() WHERE shipment_id = $1",
-                              s["shipment_id"])
+        handed = {}
+        for line in event.lines:
+            handed[line.sku] = handed.get(line.sku, 0) + line.quantity
+        await tx.conn.execute(
+            "UPDATE shipments SET status = 'in_transit', dispatched_at = now(), lines = $2, updated_at = now()"
+            " WHERE shipment_id = $1", s["shipment_id"], handed)
         await tx.emit(integrations.CarrierPickupReady(
             shipment_id=s["shipment_id"], order_id=s["order_id"], carrier=s["carrier"],
             tracking_number=s["tracking_number"]), key=s["order_id"])
@@ -105,26 +147,67 @@ def register(consumer: Consumer) -> None:
     @consumer.on(integrations.CarrierTrackingUpdate)
     async def tracking(tx: Tx, event: integrations.CarrierTrackingUpdate) -> None:
         s = await _shipment(tx.conn, event.shipment_id)
-        if s is None or event.status != "delivered" or s["status"] == "delivered":
-            return  # pickup / in-transit scans are on the carrier's own tracking page
-        await tx.conn.execute("UPDATE shipments SET status = 'delivered', updated_at = now() WHERE shipment_id = $1",
-                              s["shipment_id"])
+        if s is None or event.status != "delivered" or s["status"] != "in_transit":
+            return  # pickup / in-transit scans are on the carrier's own tracking page; cancelled stays cancelled
+        await tx.conn.execute(
+            "UPDATE shipments SET status = 'delivered', delivered_at = $2, updated_at = now() WHERE shipment_id = $1",
+            s["shipment_id"], event.at)
         await tx.emit(logistics.ShipmentDelivered(
             order_id=s["order_id"], shipment_id=s["shipment_id"], tracking_number=s["tracking_number"],
             delivered_at=event.at), key=s["order_id"], correlation_id=s["order_id"])
 
     @consumer.on(logistics.CancelShipment)
     async def cancel(tx: Tx, cmd: logistics.CancelShipment) -> None:
-        s = await tx.conn.fetchrow(
-            "SELECT * FROM shipments WHERE order_id = $1 AND status IN ('requested', 'booked') FOR UPDATE",
-            cmd.order_id)
-        if s is None:
-            return
-        await tx.conn.execute("UPDATE shipments SET status = 'cancelled', updated_at = now() WHERE shipment_id = $1",
-                              s["shipment_id"])
-        if s["waybill"]:
-            await tx.emit(integrations.CarrierBookingCancelRequested(
-                shipment_id=s["shipment_id"], order_id=s["order_id"], carrier=s["carrier"], waybill=s["waybill"]),
-                key=s["order_id"])
-        await tx.emit(logistics.ShipmentCancelled(order_id=s["order_id"], shipment_id=s["shipment_id"],
-                                                  reason=cmd.reason), key=s["order_id"])
+        s = await _open_booking(tx.conn, cmd.order_id)
+        done = []
+        if s is not None:
+            await _cancel(tx, s, cmd.reason)
+            done.append(f"cancelled {s['status']} shipment {s['shipment_id']} with {s['carrier']}"
+                        + (" (carrier asked to cancel the booking)" if s["waybill"] else ""))
+        for d in await _dispatched(tx.conn, cmd.order_id):
+            done.append(f"not cancelled: {d['shipment_id']} is {rules.dispatched_note(_view(d))}")
+        await tx.emit(logistics.CompensationDone(
+            order_id=cmd.order_id, command_type=logistics.CancelShipment.TYPE,
+            summary="; ".join(done) or "no shipment to cancel"), key=cmd.order_id)
+
+    @consumer.on(logistics.ReviewChange)
+    async def review_change(tx: Tx, cmd: logistics.ReviewChange) -> None:
+        proposal = cmd.proposal
+        shipments = await tx.conn.fetch("SELECT * FROM shipments WHERE order_id = $1 ORDER BY created_at",
+                                        proposal.order_id)
+        reason = rules.review_change(proposal, [_view(s) for s in shipments])
+        await tx.emit(logistics.ChangeReviewed(order_id=proposal.order_id, change_id=proposal.change_id,
+                                               approved=reason is None, reason=reason), key=proposal.order_id)
+
+    @consumer.on(logistics.UpdateDelivery)
+    async def update_delivery(tx: Tx, cmd: logistics.UpdateDelivery) -> None:
+        """Apply an approved change of address and/or date: remembered for later bookings, and applied
+        to the open booking. When the new country is one the booked carrier does not serve, that
+        booking is cancelled (ShipmentCancelled says why) and the next BookShipment chooses again."""
+        done = await tx.conn.fetchval("SELECT true FROM delivery_changes WHERE change_id = $1", cmd.change_id)
+        if not done:
+            address = cmd.address.model_dump(mode="json") if cmd.address is not None else None
+            await tx.conn.execute(
+                "INSERT INTO order_delivery (order_id, address, requested_delivery_date) VALUES ($1, $2, $3)"
+                " ON CONFLICT (order_id) DO UPDATE SET address = COALESCE(EXCLUDED.address, order_delivery.address),"
+                " requested_delivery_date = COALESCE(EXCLUDED.requested_delivery_date,"
+                " order_delivery.requested_delivery_date), updated_at = now()",
+                cmd.order_id, address, cmd.requested_delivery_date)
+            summary = "delivery details stored for later bookings"
+            s = await _open_booking(tx.conn, cmd.order_id)
+            if s is not None:
+                country = cmd.address.country if cmd.address is not None else s["country"]
+                if country != s["country"] and not rules.carrier_serves(await _carriers(tx.conn), s["carrier"],
+                                                                         country):
+                    await _cancel(tx, s, f"delivery address moved to {country}, which {s['carrier']} does not "
+                                         f"serve: the shipment must be booked again")
+                    summary = f"cancelled {s['shipment_id']} ({s['carrier']} does not serve {country})"
+                else:
+                    await tx.conn.execute(
+                        "UPDATE shipments SET address = COALESCE($2, address), country = $3,"
+                        " deliver_by = COALESCE($4, deliver_by), updated_at = now() WHERE shipment_id = $1",
+                        s["shipment_id"], address, country, cmd.requested_delivery_date)
+                    summary = f"updated {s['status']} shipment {s['shipment_id']}"
+            await tx.conn.execute("INSERT INTO delivery_changes (change_id, order_id, summary) VALUES ($1, $2, $3)",
+                                  cmd.change_id, cmd.order_id, summary)
+        await tx.emit(logistics.DeliveryUpdated(order_id=cmd.order_id, change_id=cmd.change_id), key=cmd.order_id)

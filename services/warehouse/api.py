@@ -1,4 +1,4 @@
-"""Warehouse read API: stock levels and reservations."""
+"""Warehouse read API: stock levels, movements, the conservation check, reservations, dispatches."""
 
 from __future__ import annotations
 
@@ -7,6 +7,29 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 
 from services.runtime.service import Service
+
+CONSERVATION_SQL = """
+WITH moves AS (
+    SELECT sku,
+           coalesce(sum(delta_on_hand) FILTER (WHERE kind = 'opening'), 0)   AS opening,
+           coalesce(sum(delta_on_hand) FILTER (WHERE kind = 'received'), 0)  AS received,
+           coalesce(-sum(delta_on_hand) FILTER (WHERE kind = 'shipped'), 0)  AS shipped,
+           coalesce(sum(delta_on_hand), 0)                                   AS moved_on_hand,
+           coalesce(sum(delta_reserved), 0)                                  AS moved_reserved
+    FROM stock_movements GROUP BY sku
+), held AS (
+    SELECT sku, coalesce(sum(quantity_reserved), 0) AS open_reservations,
+           coalesce(sum(quantity_packed), 0) AS packed
+    FROM reservations WHERE status = 'open' GROUP BY sku
+)
+SELECT s.sku, coalesce(m.opening, 0) AS opening, coalesce(m.received, 0) AS received,
+       coalesce(m.shipped, 0) AS shipped, s.on_hand, s.reserved, s.on_hand - s.reserved AS available,
+       coalesce(h.open_reservations, 0) AS open_reservations, coalesce(h.packed, 0) AS packed,
+       coalesce(m.moved_on_hand, 0) AS moved_on_hand, coalesce(m.moved_reserved, 0) AS moved_reserved
+FROM stock s LEFT JOIN moves m USING (sku) LEFT JOIN held h USING (sku)
+WHERE ($1::text IS NULL OR s.sku = $1)
+ORDER BY s.sku
+"""
 
 
 def router(service: Service) -> APIRouter:
@@ -17,6 +40,20 @@ def router(service: Service) -> APIRouter:
         rows = await service.pool.fetch("SELECT *, on_hand - reserved AS available FROM stock ORDER BY sku")
         return [dict(r) for r in rows]
 
+    @api.get("/stock/conservation")
+    async def conservation(sku: str | None = None) -> dict[str, Any]:
+        """Per SKU: on_hand = opening + received - shipped (also = the sum of all on-hand movements),
+        reserved = sum of open reservations (also = the sum of all reserved movements)."""
+        result = []
+        for r in await service.pool.fetch(CONSERVATION_SQL, sku):
+            row = dict(r)
+            row["on_hand_ok"] = (row["on_hand"] == row["opening"] + row["received"] - row["shipped"]
+                                 == row["moved_on_hand"])
+            row["reserved_ok"] = row["reserved"] == row["open_reservations"] == row["moved_reserved"]
+            row["ok"] = row["on_hand_ok"] and row["reserved_ok"] and 0 <= row["reserved"] <= row["on_hand"]
+            result.append(row)
+        return {"ok": all(r["ok"] for r in result), "skus": result}
+
     @api.get("/stock/{sku}")
     async def stock_item(sku: str) -> dict[str, Any]:
         row = await service.pool.fetchrow("SELECT *, on_hand - reserved AS available FROM stock WHERE sku = $1", sku)
@@ -24,16 +61,38 @@ def router(service: Service) -> APIRouter:
             raise HTTPException(404, f"no SKU {sku}")
         return dict(row)
 
-    @api.get("/reservations")
-    async def reservations(order_id: str | None = None) -> list[dict[str, Any]]:
+    @api.get("/stock/{sku}/movements")
+    async def movements(sku: str, limit: int = 500) -> list[dict[str, Any]]:
+        if not await service.pool.fetchval("SELECT true FROM stock WHERE sku = $1", sku):
+            raise HTTPException(404, f"no SKU {sku}")
         rows = await service.pool.fetch(
-            "SELECT * FROM reservations WHERE ($1::text IS NULL OR order_id = $1) ORDER BY created_at, sku", order_id)
+            "SELECT * FROM stock_movements WHERE sku = $1 ORDER BY id DESC LIMIT $2", sku, limit)
+        return [dict(r) for r in rows]
+
+    @api.get("/reservations")
+    async def reservations(order_id: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+        rows = await service.pool.fetch(
+            "SELECT *, quantity_reserved + quantity_shipped AS quantity_secured FROM reservations"
+            " WHERE ($1::text IS NULL OR order_id = $1) AND ($2::text IS NULL OR status = $2)"
+            " ORDER BY created_at, sku", order_id, status)
+        return [dict(r) for r in rows]
+
+    @api.get("/packages")
+    async def packages(order_id: str | None = None) -> list[dict[str, Any]]:
+        rows = await service.pool.fetch(
+            "SELECT * FROM packages WHERE ($1::text IS NULL OR order_id = $1) ORDER BY packed_at", order_id)
         return [dict(r) for r in rows]
 
     @api.get("/dispatches")
     async def dispatches(order_id: str | None = None) -> list[dict[str, Any]]:
         rows = await service.pool.fetch(
             "SELECT * FROM dispatches WHERE ($1::text IS NULL OR order_id = $1) ORDER BY dispatched_at", order_id)
+        return [dict(r) for r in rows]
+
+    @api.get("/goods-receipts")
+    async def goods_receipts(order_id: str | None = None) -> list[dict[str, Any]]:
+        rows = await service.pool.fetch(
+            "SELECT * FROM goods_receipts WHERE ($1::text IS NULL OR order_id = $1) ORDER BY received_at", order_id)
         return [dict(r) for r in rows]
 
     return api

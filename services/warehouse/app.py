@@ -1,21 +1,40 @@
-"""Warehouse service: reservations, pick & pack, dispatch."""
+"""Warehouse service: reservations, pick & pack, dispatch, goods receipt, stock warnings."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from contracts import warehouse
+from contracts import finance, procurement, warehouse
 from services.runtime.config import Settings
 from services.runtime.service import Service
 from services.warehouse import api, handlers
 
+
+class WarehouseSettings(Settings):
+    """ORDERFLOW_RESERVATION_SWEEP_SECONDS: how often expired reservations are looked for;
+    ORDERFLOW_RESERVATION_TTL_SECONDS: how long a reservation may hold stock untouched (2 days)."""
+
+    reservation_sweep_seconds: float = 30.0
+    reservation_ttl_seconds: float = 172_800.0
+
+
+settings = WarehouseSettings()
 service = Service(
     "warehouse",
-    settings=Settings(),
+    settings=settings,
     migrations=Path(__file__).parent / "migrations",
-    subscribe=[warehouse.COMMANDS],
-    description="Stock, reservations, pick & pack, dispatch",
+    # finance: PaymentReceived clears prepaid orders for dispatch;
+    # procurement: a failed replenishment re-arms the SKU's stock warning.
+    subscribe=[warehouse.COMMANDS, finance.EVENTS, procurement.EVENTS],
+    description="Stock, reservations, pick & pack, dispatch, goods receipt, stock warnings",
 )
 handlers.register(service.consumer)
+
+
+@service.every(settings.reservation_sweep_seconds, "reservation-expiry")
+async def expire_reservations(pool) -> None:
+    await handlers.expire_reservations(pool, settings.reservation_ttl_seconds)
+
+
 service.http.include_router(api.router(service))
 app = service.http

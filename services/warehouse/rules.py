@@ -1,8 +1,18 @@
-"""Warehouse business rules, pure: allocation of stock to order lines, and packing."""
+"""Warehouse business rules, pure: allocation of stock to order lines, packing, what a change may
+do to a reservation, and when stock is low.
+
+Vocabulary of one reservation line (one row per order and SKU):
+  requested  what the order wants
+  reserved   held on the shelf for the order (includes what is packed)
+  packed     part of `reserved` that is packed and not yet shipped
+  shipped    handed to a carrier (cumulative)
+  secured  = reserved + shipped (what the order is sure to get); shortfall = requested - secured
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from contracts.common import StockLine
 from contracts.warehouse import ReservedLine
@@ -21,7 +31,102 @@ def allocate(lines: list[StockLine], available: dict[str, int]) -> list[Reserved
     return result
 
 
+def merge_lines(lines: list[StockLine]) -> dict[str, int]:
+    """Quantities per SKU (an order listing one SKU twice wants the sum), in SKU order."""
+    total: dict[str, int] = {}
+    for line in lines:
+        total[line.sku] = total.get(line.sku, 0) + line.quantity
+    return dict(sorted(total.items()))
+
+
 def pack(weights_kg: list[float]) -> tuple[int, float]:
     """(parcels, total weight) for the picked items: parcels of at most MAX_PARCEL_KG."""
     total = round(sum(weights_kg), 3) or 0.1
     return max(1, math.ceil(total / MAX_PARCEL_KG)), total
+
+
+@dataclass(frozen=True)
+class Held:
+    """One reservation line's quantities."""
+
+    requested: int
+    reserved: int = 0
+    packed: int = 0
+    shipped: int = 0
+
+    @property
+    def secured(self) -> int:
+        return self.reserved + self.shipped
+
+    @property
+    def missing(self) -> int:
+        return max(0, self.requested - self.secured)
+
+    @property
+    def to_pack(self) -> int:
+        return self.reserved - self.packed
+
+    @property
+    def committed(self) -> int:
+        """What no change can take away any more: packed or already shipped."""
+        return self.packed + self.shipped
+
+
+def to_pack(lines: dict[str, Held]) -> dict[str, int]:
+    """What a pick & pack takes now: per SKU, reserved but not yet packed."""
+    return {sku: h.to_pack for sku, h in sorted(lines.items()) if h.to_pack > 0}
+
+
+def top_up(held: Held, free: int) -> int:
+    """How much more to reserve for a line that is short, from `free` units on the shelf."""
+    return max(0, min(held.missing, free))
+
+
+class ChangeRefused(ValueError):
+    """A change would take away goods that are already packed or shipped."""
+
+
+def change_refusal(current: dict[str, Held], new_quantities: dict[str, int]) -> str | None:
+    """Why the warehouse cannot accept these new quantities (a SKU missing from them goes to 0),
+    or None when it can."""
+    reasons = []
+    for sku, held in sorted(current.items()):
+        new = new_quantities.get(sku, 0)
+        if new < held.committed:
+            reasons.append(f"{sku}: {held.committed} already packed or shipped, cannot go to {new}")
+    return "; ".join(reasons) or None
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    sku: str
+    requested: int      # the new requested quantity
+    release: int = 0    # units to give back to the shelf (always unpacked ones)
+    reserve: int = 0    # units to take from the shelf
+
+
+def plan_adjustment(sku: str, held: Held, new: int, free: int) -> Adjustment:
+    """What a reviewed change does to one line: release the unpacked excess, or reserve the extra
+    from `free` stock (as much as there is). Raises ChangeRefused below packed + shipped."""
+    if new < held.committed:
+        raise ChangeRefused(f"{sku}: {held.committed} already packed or shipped, cannot go to {new}")
+    if new < held.secured:
+        return Adjustment(sku, new, release=held.secured - new)   # <= reserved - packed, as new >= committed
+    return Adjustment(sku, new, reserve=max(0, min(new - held.secured, free)))
+
+
+def is_low(available: int, reorder_point: int) -> bool:
+    """Stock is low when what is free to promise falls below the reorder point."""
+    return reorder_point > 0 and available < reorder_point
+
+
+def should_warn(available: int, reorder_point: int, replenishment_pending: bool) -> bool:
+    """Raise a stock warning only once per replenishment cycle."""
+    return is_low(available, reorder_point) and not replenishment_pending
+
+
+def status_of(held: Held, released: bool = False) -> str:
+    """open while anything is still to be reserved or shipped; closed once all is shipped."""
+    if released:
+        return "released"
+    return "closed" if held.shipped >= held.requested and held.reserved == 0 else "open"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import time
 import uuid
@@ -31,6 +32,13 @@ from services.runtime.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 FINAL = {"completed", "rejected", "cancelled"}
+
+
+def _free_port() -> int:
+    """A port nobody listens on now, so that a stale or parallel stack can never answer for ours."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _infra_up() -> None:
@@ -171,7 +179,8 @@ def e2e() -> Iterator[E2E]:
         # Saga deadlines in seconds, so that timeouts happen within a test.
         "ORDERFLOW_PAYMENT_DEADLINE_SECONDS": "15",
         "ORDERFLOW_STEP_TIMEOUT_SECONDS": "30",
-        "ORDERFLOW_COMPENSATION_TIMEOUT_SECONDS": "3",
+        "ORDERFLOW_COMPENSATION_TIMEOUT_SECONDS": "1",
+        "ORDERFLOW_SAGA_MAX_ATTEMPTS": "3",
         "ORDERFLOW_SAGA_TICK_SECONDS": "0.5",
         "ORDERFLOW_SUPPLIER_CONFIRM_SECONDS": "2",
         "ORDERFLOW_PROCUREMENT_SWEEP_SECONDS": "0.5",
@@ -188,7 +197,7 @@ def e2e() -> Iterator[E2E]:
                         db_prefix=env["ORDERFLOW_DB_PREFIX"])
     report = asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topic_prefix))
     assert not report.problems, report.problems
-    ports = {name: 18081 + i for i, name in enumerate(SERVICES)}
+    ports = {name: _free_port() for name in SERVICES}
     stack = Stack(run_dir=ROOT / ".local" / "test-runs" / run_id, env=env, ports=ports)
     stack.start_all()
     try:

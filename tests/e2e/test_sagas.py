@@ -273,3 +273,30 @@ async def test_cancel_after_invoice_and_payment_compensates_everything(e2e: E2E)
     assert e2e.get("finance", "/credit-notes", order_id=order_id)
     await assert_invariants(e2e, [order_id], [sku])
     await assert_stock_conserved(e2e, [sku])
+
+
+async def test_unanswered_compensation_is_retried_parked_with_an_alert_then_finished(e2e: E2E) -> None:
+    sku = await new_product(e2e, stock=10)
+    order_id = e2e.place("CUST-SLOW", [(sku, 1)], order_type="prepaid_before_shipment")["order_id"]
+    wait_status(e2e, order_id, "awaiting_payment")
+    e2e.stack.stop("warehouse")                       # the release of the reservation cannot be answered
+    try:
+        assert e2e.post("sales", f"/orders/{order_id}/cancel", {"reason": "test"}).status_code == 202
+        def parked_order() -> dict | None:
+            order = e2e.order(order_id)
+            return order if any(c["parked"] for c in order["compensations"]) else None
+
+        order = e2e.wait_for("the parked compensation", parked_order, timeout=30)
+        parked = [c for c in order["compensations"] if c["parked"]]
+        assert [(c["type"], c["attempts"]) for c in parked] == [("warehouse.release_reservation", 3)]
+        assert order["status"] == "cancelling"
+        assert events(order, "sales.saga_alert")
+        assert order_id in {a["order_id"] for a in e2e.get("sales", "/alerts")}
+    finally:
+        e2e.stack.start("warehouse")
+        e2e.stack.wait_ready(("warehouse",))
+    # The warehouse catches up with the commands it missed; their late answer finishes the order.
+    order = e2e.wait_final(order_id, timeout=60)
+    assert order["status"] == "cancelled"
+    assert (await stock_row(e2e, sku))["reserved"] == 0
+    await assert_invariants(e2e, [order_id], [sku])
