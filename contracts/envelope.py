@@ -30,6 +30,9 @@ class Message(BaseModel):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if cls.__doc__ is None:   # a department's copy of a shared reply shape keeps its description
+            cls.__doc__ = next((base.__doc__ for base in cls.__mro__[1:-1]
+                                if base not in (Message, BaseModel) and base.__doc__), None)
         type_name = cls.__dict__.get("TYPE")
         if type_name:
             if type_name in _REGISTRY and _REGISTRY[type_name] is not cls:

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from contracts.common import ChangeProposal, Money, OrderType, PaymentMethod, PricedLine
 from contracts.envelope import Message
+from contracts.replies import ChangeReviewedReply, CompensationDoneReply
 
 COMMANDS = "finance.commands.v1"
 EVENTS = "finance.events.v1"
@@ -182,23 +183,11 @@ class CreditAdjusted(Message):
     amount: Money
 
 
-class ChangeReviewed(Message):
+class ChangeReviewed(ChangeReviewedReply):
     TYPE: ClassVar[str] = "finance.change_reviewed"
     TOPIC: ClassVar[str] = EVENTS
 
-    order_id: str
-    change_id: str
-    approved: bool
-    reason: str | None = None
 
-
-class CompensationDone(Message):
-    """Answer to every compensation command, also when there was nothing to undo, so that the
-    saga knows the compensation is finished (it retries until it sees this)."""
-
+class CompensationDone(CompensationDoneReply):
     TYPE: ClassVar[str] = "finance.compensation_done"
     TOPIC: ClassVar[str] = EVENTS
-
-    order_id: str
-    command_type: str
-    summary: str

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from contracts.common import Address, ChangeProposal
 from contracts.envelope import Message
+from contracts.replies import ChangeReviewedReply, CompensationDoneReply
 
 COMMANDS = "logistics.commands.v1"
 EVENTS = "logistics.events.v1"
@@ -103,14 +104,9 @@ class ShipmentCancelled(Message):
     reason: str
 
 
-class ChangeReviewed(Message):
+class ChangeReviewed(ChangeReviewedReply):
     TYPE: ClassVar[str] = "logistics.change_reviewed"
     TOPIC: ClassVar[str] = EVENTS
-
-    order_id: str
-    change_id: str
-    approved: bool
-    reason: str | None = None
 
 
 class DeliveryUpdated(Message):
@@ -121,13 +117,6 @@ class DeliveryUpdated(Message):
     change_id: str
 
 
-class CompensationDone(Message):
-    """Answer to every compensation command, also when there was nothing to undo, so that the
-    saga knows the compensation is finished (it retries until it sees this)."""
-
+class CompensationDone(CompensationDoneReply):
     TYPE: ClassVar[str] = "logistics.compensation_done"
     TOPIC: ClassVar[str] = EVENTS
-
-    order_id: str
-    command_type: str
-    summary: str

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from contracts.common import Quantity
 from contracts.envelope import Message
+from contracts.replies import CompensationDoneReply
 
 COMMANDS = "procurement.commands.v1"
 EVENTS = "procurement.events.v1"
@@ -105,13 +106,6 @@ class PurchaseOrderCancelled(Message):
     reason: str
 
 
-class CompensationDone(Message):
-    """Answer to every compensation command, also when there was nothing to undo, so that the
-    saga knows the compensation is finished (it retries until it sees this)."""
-
+class CompensationDone(CompensationDoneReply):
     TYPE: ClassVar[str] = "procurement.compensation_done"
     TOPIC: ClassVar[str] = EVENTS
-
-    order_id: str
-    command_type: str
-    summary: str

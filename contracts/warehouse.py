@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.common import ChangeProposal, StockLine
 from contracts.envelope import Message
+from contracts.replies import ChangeReviewedReply, CompensationDoneReply
 
 COMMANDS = "warehouse.commands.v1"
 EVENTS = "warehouse.events.v1"
@@ -177,23 +178,11 @@ class ReservationExpired(Message):
     lines: list[StockLine]
 
 
-class ChangeReviewed(Message):
+class ChangeReviewed(ChangeReviewedReply):
     TYPE: ClassVar[str] = "warehouse.change_reviewed"
     TOPIC: ClassVar[str] = EVENTS
 
-    order_id: str
-    change_id: str
-    approved: bool
-    reason: str | None = None
 
-
-class CompensationDone(Message):
-    """Answer to every compensation command, also when there was nothing to undo, so that the
-    saga knows the compensation is finished (it retries until it sees this)."""
-
+class CompensationDone(CompensationDoneReply):
     TYPE: ClassVar[str] = "warehouse.compensation_done"
     TOPIC: ClassVar[str] = EVENTS
-
-    order_id: str
-    command_type: str
-    summary: str
