@@ -57,7 +57,7 @@ CATALOGUE: dict[str, TopicSpec] = {
         *_dept_topics("finance", {"sales"}),
         *_dept_topics("warehouse", {"sales", "procurement"}),
         *_dept_topics("logistics", {"sales"}),
-        *_dept_topics("procurement", {"sales", "warehouse"}),
+        *_dept_topics("procurement", {"sales"}),
         TopicSpec(integrations.CARRIER_REQUESTS, owner="logistics", writers=frozenset({"logistics"}),
                   description="Booking, pickup and cancellation requests to carriers"),
         TopicSpec(integrations.CARRIER_EVENTS, owner="logistics", writers=frozenset({"carrier"}),
