@@ -315,6 +315,36 @@ def dlq_list(service: Optional[str] = typer.Option(None, "--service", "-s", help
 
 
 @app.command()
+def bench(orders: int = typer.Option(200, "--orders", "-n", min=1, help="How many orders to place."),
+          concurrency: int = typer.Option(20, "--concurrency", "-c", min=1, help="Orders placed at once."),
+          customer: str = typer.Option("CUST-NORD", "--customer"),
+          sku: str = typer.Option("SKU-BOLT-M8", "--sku"),
+          quantity: int = typer.Option(1, "--quantity", min=1),
+          timeout: float = typer.Option(300.0, "--timeout", help="Seconds to wait for every order to be final.")
+          ) -> None:
+    """Benchmark: orders through all five services; prints throughput and p50/p99 latencies."""
+    from services.cli import bench as bench_mod
+
+    with console.status("placing orders…") as status:
+        def progress(stage: str, count: int) -> None:
+            status.update(f"{stage}: {count}/{orders}")
+        try:
+            result = asyncio.run(bench_mod.run(demo.url("sales"), orders=orders, concurrency=concurrency,
+                                               customer=customer, sku=sku, quantity=quantity, timeout=timeout,
+                                               progress=progress))
+        except httpx.HTTPError as exc:
+            raise fail(f"benchmark failed talking to sales: {exc}") from None
+    table = Table(title=f"orderflow bench: {orders} orders, concurrency {concurrency}", title_justify="left")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for name, value in bench_mod.summary(result):
+        table.add_row(name, value)
+    console.print(table)
+    if result.statuses.get("not final"):
+        raise typer.Exit(1)
+
+
+@app.command()
 def logs(service: str = typer.Argument(..., help=f"One of {', '.join((*SERVICES, *SIMULATORS))}"),
          lines: int = typer.Option(50, "-n", "--lines", help="How many lines."),
          follow: bool = typer.Option(False, "-f", "--follow", help="Keep printing new lines.")) -> None:
