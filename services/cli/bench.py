@@ -6,7 +6,8 @@ Run it against a running stack, ideally with the simulators' delays at 0 so that
 measure orderflow rather than the simulated carrier and payment provider:
 
     ORDERFLOW_SIM_CARRIER_DELAY=0 ORDERFLOW_SIM_PAYMENT_DELAY=0 orderflow up --no-demo
-    orderflow bench --orders 300 --concurrency 20
+    orderflow bench --orders 300 --concurrency 20        # capacity: everything at once
+    orderflow bench --orders 200 --rate 10               # latency at a steady 10 orders/s
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ def _parse(ts: str) -> dt.datetime:
 
 
 async def run(base_url: str, *, orders: int, concurrency: int, customer: str, sku: str, quantity: int,
-              timeout: float, progress=None) -> BenchResult:
+              timeout: float, rate: float | None = None, progress=None) -> BenchResult:
+    """Place `orders` (at most `concurrency` requests at once; with `rate`, at that many orders per
+    second, which measures latency under a steady load instead of behind a backlog)."""
     limits = httpx.Limits(max_connections=concurrency + 5)
     async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
         gate = asyncio.Semaphore(concurrency)
@@ -55,6 +58,8 @@ async def run(base_url: str, *, orders: int, concurrency: int, customer: str, sk
         stamp = time.strftime("%Y%m%d%H%M%S")
 
         async def place(n: int) -> None:
+            if rate:
+                await asyncio.sleep(n / rate)
             async with gate:
                 body = {"customer_id": customer, "lines": [{"sku": sku, "quantity": quantity}],
                         "external_ref": f"bench-{stamp}-{n}"}

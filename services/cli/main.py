@@ -320,7 +320,9 @@ def bench(orders: int = typer.Option(200, "--orders", "-n", min=1, help="How man
           customer: str = typer.Option("CUST-NORD", "--customer"),
           sku: str = typer.Option("SKU-BOLT-M8", "--sku"),
           quantity: int = typer.Option(1, "--quantity", min=1),
-          timeout: float = typer.Option(300.0, "--timeout", help="Seconds to wait for every order to be final.")
+          timeout: float = typer.Option(300.0, "--timeout", help="Seconds to wait for every order to be final."),
+          rate: Optional[float] = typer.Option(None, "--rate", min=0.1,
+                                               help="Orders per second (steady load) instead of all at once.")
           ) -> None:
     """Benchmark: orders through all five services; prints throughput and p50/p99 latencies."""
     from services.cli import bench as bench_mod
@@ -331,10 +333,11 @@ def bench(orders: int = typer.Option(200, "--orders", "-n", min=1, help="How man
         try:
             result = asyncio.run(bench_mod.run(demo.url("sales"), orders=orders, concurrency=concurrency,
                                                customer=customer, sku=sku, quantity=quantity, timeout=timeout,
-                                               progress=progress))
+                                               rate=rate, progress=progress))
         except httpx.HTTPError as exc:
             raise fail(f"benchmark failed talking to sales: {exc}") from None
-    table = Table(title=f"orderflow bench: {orders} orders, concurrency {concurrency}", title_justify="left")
+    load = f"{rate:g} orders/s" if rate else f"concurrency {concurrency}"
+    table = Table(title=f"orderflow bench: {orders} orders, {load}", title_justify="left")
     table.add_column("measure")
     table.add_column("value", justify="right")
     for name, value in bench_mod.summary(result):

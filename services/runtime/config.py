@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     relay_batch_size: int = 500
     relay_poll_seconds: float = 1.0   # fallback when no NOTIFY arrives
     handler_max_attempts: int = 5     # then the message goes to the dead-letter topic
+    consumer_batch_size: int = 100    # records applied in one DB transaction / one offset commit
     shutdown_grace_seconds: float = 15.0
 
     def _service_env(self, suffix: str) -> str | None:

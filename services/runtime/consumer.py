@@ -75,40 +75,67 @@ class Consumer:
 
     # --- processing ---------------------------------------------------------------------------
 
-    async def process(self, record: ConsumerRecord) -> None:
+    async def process_batch(self, records: tuple[ConsumerRecord, ...] | list[ConsumerRecord]) -> None:
+        """Apply a batch in ONE database transaction, each record in its own savepoint, so that a
+        batch costs one commit (and the caller one offset commit) instead of one per record.
+
+        A transient failure (database or network) rolls the whole batch back and raises: the
+        caller seeks back and the batch comes again. A record whose handler fails is retried a
+        few times and then dead-lettered: the records before it are committed first, and the
+        redelivered ones before it are no-ops thanks to the inbox."""
         assert self.pool is not None, "consumer started without a database pool"
+        retry: Exception | None = None
+        async with self.pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    for record in records:
+                        retry = await self._process(conn, record)
+                        if retry is not None:
+                            break           # commit what is done; the failed record comes again
+            except TRANSIENT as exc:
+                log.warning("transient failure in a batch of %d: %s; the batch will be retried", len(records), exc)
+                await asyncio.sleep(1.0)
+                raise
+        if retry is not None:
+            raise retry
+
+    async def process(self, record: ConsumerRecord) -> None:
+        await self.process_batch((record,))
+
+    async def _process(self, conn: asyncpg.Connection, record: ConsumerRecord) -> Exception | None:
+        """One record, in a savepoint of the batch's transaction. Returns an exception when the
+        record must be retried later."""
         topic = self.settings.logical_topic(record.topic)
         try:
             envelope = Envelope.model_validate_json(record.value or b"")
         except ValidationError as exc:
-            await self._dead_letter(record, topic, None, f"not a valid message envelope: {_summary(exc)}")
-            return
+            await self._dead_letter(conn, record, topic, None, f"not a valid message envelope: {_summary(exc)}")
+            return None
 
         handler = self._handlers.get(envelope.type) or self._fallback
         model = message_types().get(envelope.type)
         if model is None or handler is None:
             if self._owns(topic):
-                await self._dead_letter(record, topic, envelope, f"unknown message type {envelope.type!r} on {topic}")
+                await self._dead_letter(conn, record, topic, envelope,
+                                        f"unknown message type {envelope.type!r} on {topic}")
             else:
                 MESSAGES.labels(topic, envelope.type, "ignored").inc()
-            return
+            return None
         try:
             message = model.model_validate(envelope.payload)
         except ValidationError as exc:
-            await self._dead_letter(record, topic, envelope, f"invalid {envelope.type} payload: {_summary(exc)}")
-            return
+            await self._dead_letter(conn, record, topic, envelope, f"invalid {envelope.type} payload: {_summary(exc)}")
+            return None
 
         coordinates = (record.topic, record.partition, record.offset)
         try:
             with HANDLER_SECONDS.labels(envelope.type).time():
-                outcome = await self._apply(record, topic, envelope, message, handler)
+                async with conn.transaction():          # a savepoint: a failure undoes only this record
+                    outcome = await self._apply(conn, record, topic, envelope, message, handler)
         except Unprocessable as exc:
-            await self._dead_letter(record, topic, envelope, f"unprocessable {envelope.type}: {exc}")
-            return
-        except TRANSIENT as exc:
-            log.warning("transient failure on %s %s at %s: %s; will retry", envelope.type, envelope.message_id,
-                        coordinates, exc)
-            await asyncio.sleep(1.0)
+            await self._dead_letter(conn, record, topic, envelope, f"unprocessable {envelope.type}: {exc}")
+            return None
+        except TRANSIENT:
             raise
         except Exception as exc:
             attempts = self._attempts.get(coordinates, 0) + 1
@@ -116,33 +143,34 @@ class Consumer:
             if attempts >= self.settings.handler_max_attempts:
                 log.exception("handler for %s failed %d times; dead-lettering", envelope.type, attempts)
                 self._attempts.pop(coordinates, None)
-                await self._dead_letter(record, topic, envelope,
+                await self._dead_letter(conn, record, topic, envelope,
                                         f"handler failed {attempts} times: {type(exc).__name__}: {exc}")
-                return
+                return None
             log.warning("handler for %s failed (attempt %d): %r; retrying", envelope.type, attempts, exc)
             await asyncio.sleep(min(0.2 * 2 ** attempts, 5.0))
-            raise
+            return exc
         self._attempts.pop(coordinates, None)
         MESSAGES.labels(topic, envelope.type, outcome).inc()
+        return None
 
-    async def _apply(self, record: ConsumerRecord, topic: str, envelope: Envelope, message: Message,
-                     handler: Handler) -> str:
-        async with self.pool.acquire() as conn, conn.transaction():
-            fresh = await conn.fetchval(
-                "INSERT INTO inbox (message_key, message_type, topic, kafka_partition, kafka_offset, outcome)"
-                " VALUES ($1, $2, $3, $4, $5, 'handled') ON CONFLICT DO NOTHING RETURNING true",
-                str(envelope.message_id), envelope.type, topic, record.partition, record.offset,
-            )
-            if not fresh:
-                return "duplicate"
-            await handler(Tx(conn, self.service, envelope), message)
+    async def _apply(self, conn: asyncpg.Connection, record: ConsumerRecord, topic: str, envelope: Envelope,
+                     message: Message, handler: Handler) -> str:
+        fresh = await conn.fetchval(
+            "INSERT INTO inbox (message_key, message_type, topic, kafka_partition, kafka_offset, outcome)"
+            " VALUES ($1, $2, $3, $4, $5, 'handled') ON CONFLICT DO NOTHING RETURNING true",
+            str(envelope.message_id), envelope.type, topic, record.partition, record.offset,
+        )
+        if not fresh:
+            return "duplicate"
+        await handler(Tx(conn, self.service, envelope), message)
         return "handled"
 
     def _owns(self, topic: str) -> bool:
         spec = CATALOGUE.get(topic)
         return spec is not None and spec.owner == self.service
 
-    async def _dead_letter(self, record: ConsumerRecord, topic: str, envelope: Envelope | None, reason: str) -> None:
+    async def _dead_letter(self, conn: asyncpg.Connection, record: ConsumerRecord, topic: str,
+                           envelope: Envelope | None, reason: str) -> None:
         """Park the record on this service's DLQ (through the outbox, so exactly once) and move on."""
         key = str(envelope.message_id) if envelope else f"{record.topic}/{record.partition}/{record.offset}"
         letter = DeadLetter(
@@ -156,7 +184,7 @@ class Consumer:
             message_type=envelope.type if envelope else None,
             **_value_fields(record.value or b""),
         )
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with conn.transaction():
             fresh = await conn.fetchval(
                 "INSERT INTO inbox (message_key, message_type, topic, kafka_partition, kafka_offset, outcome)"
                 " VALUES ($1, $2, $3, $4, $5, 'dead_lettered') ON CONFLICT DO NOTHING RETURNING true",

@@ -9,6 +9,7 @@ in-flight message commits -> the relay publishes what is committed -> connection
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,7 @@ from typing import Any
 
 import asyncpg
 import uvicorn
+from aiokafka import ConsumerRecord
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from faststream import AckPolicy
@@ -37,9 +39,22 @@ log = logging.getLogger(__name__)
 PeriodicJob = Callable[[asyncpg.Pool], Awaitable[Any]]
 
 
-async def _raw_body(message: Any) -> bytes:
-    # Validation is ours (consumer.process), so that a bad record is dead-lettered, not retried.
+async def _raw_body(message: Any) -> Any:
+    # Validation is ours (consumer.process_batch), so that a bad record is dead-lettered, not retried.
     return message.body
+
+
+async def _tolerant_parser(records: Any, parse: Callable[[Any], Awaitable[Any]]) -> Any:
+    """FastStream decodes header values as UTF-8; a record with binary headers must still reach
+    the consumer (to be dead-lettered), not fail before it and be redelivered forever."""
+    try:
+        return await parse(records)
+    except UnicodeDecodeError:
+        def clean(record: ConsumerRecord) -> ConsumerRecord:
+            headers = [(k, v.decode("utf-8", "replace").encode()) for k, v in (record.headers or ())]
+            return dataclasses.replace(record, headers=headers)
+        cleaned = tuple(map(clean, records)) if isinstance(records, tuple) else clean(records)
+        return await parse(cleaned)
 
 
 def make_broker(settings: Settings, **kwargs: Any) -> KafkaBroker:
@@ -81,18 +96,22 @@ class Service:
         subscriber = self.broker.subscriber(
             *(self.settings.topic(t) for t in topics),
             group_id=self.settings.group_id(),
-            ack_policy=AckPolicy.NACK_ON_ERROR,   # commit after the effect, redeliver on failure
+            batch=True,                            # one DB transaction and one offset commit per batch
+            max_records=self.settings.consumer_batch_size,
+            batch_timeout_ms=200,
+            ack_policy=AckPolicy.NACK_ON_ERROR,    # commit after the effect; on failure seek back
             auto_offset_reset="earliest",
             session_timeout_ms=10_000,
             heartbeat_interval_ms=2_000,
+            parser=_tolerant_parser,
             decoder=_raw_body,
             title=f"{self.name} consumer",
             description=f"Consumer group {self.settings.group_id()!r}",
         )
 
         @subscriber
-        async def on_record(body: bytes, msg: KafkaMessage) -> None:
-            await self.consumer.process(msg.raw_message)
+        async def on_records(body: list[bytes], msg: KafkaMessage) -> None:
+            await self.consumer.process_batch(msg.raw_message)
 
     def _document_publications(self) -> None:
         """Declare the topics this service writes, with their message types, for AsyncAPI."""
