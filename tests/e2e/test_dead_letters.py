@@ -86,3 +86,19 @@ async def test_redelivered_message_has_no_second_effect(e2e: E2E) -> None:
     inbox = await e2e.rows("finance", "SELECT count(*) n FROM inbox WHERE message_key = $1", invoice_cmd["message_id"])
     assert inbox[0]["n"] == 1
     assert len(await e2e.rows("finance", "SELECT 1 FROM invoices WHERE order_id = $1", order_id)) == 1
+
+
+async def test_binary_headers_are_dead_lettered_not_retried_forever(e2e: E2E) -> None:
+    """FastStream decodes header values as text; a record with binary headers must still reach the
+    consumer and be dead-lettered, rather than failing before it and being redelivered forever."""
+    key = f"{e2e.run_id}-binary-headers".encode()
+    await e2e.publish_raw("logistics.commands.v1", b"\xff\xfe\x00garbage", key=key,
+                          headers=[("type", b"\xff\xfe\xfd"), ("trace", b"\x00\x01")])
+    letters = await e2e.read_topic(dlq_topic("logistics"), until=lambda recs: any(
+        r["value"] and r["value"].get("original_key") == key.decode() for r in recs))
+    letter = next(r["value"] for r in letters if r["value"] and r["value"].get("original_key") == key.decode())
+    assert "not a valid message envelope" in letter["reason"]
+    assert letter["original_value_base64"]
+    # ... and logistics went on: a normal order still books a carrier.
+    placed = e2e.place("CUST-ACME", [("SKU-GEAR-40", 1)])
+    assert e2e.wait_final(placed["order_id"])["status"] == "completed"
