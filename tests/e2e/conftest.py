@@ -184,6 +184,7 @@ def e2e() -> Iterator[E2E]:
         "ORDERFLOW_SAGA_TICK_SECONDS": "0.5",
         "ORDERFLOW_SUPPLIER_CONFIRM_SECONDS": "2",
         "ORDERFLOW_PROCUREMENT_SWEEP_SECONDS": "0.5",
+        "ORDERFLOW_RESERVATION_SWEEP_SECONDS": "1",
         # External parties' behaviour, per test supplier / customer (see tests/e2e/masterdata.py).
         "ORDERFLOW_SIM_SUPPLIER_REJECT": "SUP-T-REJECT",
         "ORDERFLOW_SIM_SUPPLIER_SILENT": "SUP-T-SILENT",

@@ -229,6 +229,7 @@ async def test_change_while_step_in_flight_or_after_final_is_refused(e2e: E2E) -
     e2e.wait_final(order_id)
     late = e2e.post("sales", f"/orders/{order_id}/changes", {"lines": [{"sku": sku, "quantity": 5}]})
     assert late.status_code == 409 and "completed" in late.json()["detail"]
+    await assert_invariants(e2e, [order_id], [sku])
 
 
 async def test_address_change_after_dispatch_is_refused_with_the_reason(e2e: E2E) -> None:
@@ -300,3 +301,22 @@ async def test_unanswered_compensation_is_retried_parked_with_an_alert_then_fini
     assert order["status"] == "cancelled"
     assert (await stock_row(e2e, sku))["reserved"] == 0
     await assert_invariants(e2e, [order_id], [sku])
+
+
+async def test_a_reservation_whose_saga_stopped_moving_expires_and_the_order_is_cancelled(e2e: E2E) -> None:
+    on_shelf = await new_product(e2e, stock=10)
+    scarce = await new_product(e2e, stock=0, suppliers=["SUP-T-SLOW"])
+    order_id = e2e.place("CUST-ACME", [(on_shelf, 3), (scarce, 1)])["order_id"]
+    wait_status(e2e, order_id, "awaiting_stock")
+    # Time passes: nothing has touched the reservation for longer than the TTL (2 days by default).
+    conn = await e2e.db("warehouse")
+    try:
+        await conn.execute("UPDATE reservations SET updated_at = now() - interval '3 days' WHERE order_id = $1",
+                           order_id)
+    finally:
+        await conn.close()
+    order = e2e.wait_final(order_id, timeout=30)
+    assert order["status"] == "cancelled" and "expired" in order["status_reason"]
+    assert events(order, "warehouse.reservation_expired")
+    assert (await stock_row(e2e, on_shelf))["reserved"] == 0
+    await assert_invariants(e2e, [order_id], [on_shelf, scarce])
