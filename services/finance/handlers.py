@@ -60,6 +60,18 @@ def _money(amount: Decimal) -> str:
     return f"{amount.quantize(CENT)}"
 
 
+def _compensation_summary(parts: list[tuple[str, Decimal]], notes: list[str], asked: Decimal | None, *,
+                          done: str, nothing: str, limit: str) -> str:
+    """What a credit or refund compensation did, for the saga's timeline."""
+    if not notes:
+        return nothing
+    total = sum((amount for _, amount in parts), Decimal("0.00"))
+    summary = f"{done} {_money(total)}: " + ", ".join(notes)
+    if asked is not None and total < asked:
+        summary += f" (asked {_money(asked)}, only {_money(total)} was {limit})"
+    return summary
+
+
 def register(consumer: Consumer) -> None:
     @consumer.on(finance.CheckCredit)
     async def check_credit(tx: Tx, cmd: finance.CheckCredit) -> None:
@@ -176,13 +188,8 @@ def register(consumer: Consumer) -> None:
                 order_id=cmd.order_id, invoice_number=invoice_number, credit_note_number=number, amount=amount,
                 reason=cmd.reason), key=cmd.order_id)
             notes.append(f"{number} {_money(amount)} on {invoice_number}")
-        total = sum((a for _, a in parts), Decimal("0.00"))
-        if not notes:
-            summary = "nothing billed left to credit"
-        else:
-            summary = f"credited {_money(total)}: " + ", ".join(notes)
-            if cmd.amount is not None and total < cmd.amount:
-                summary += f" (asked {_money(cmd.amount)}, only {_money(total)} was billed and not credited)"
+        summary = _compensation_summary(parts, notes, cmd.amount, done="credited",
+                                        nothing="nothing billed left to credit", limit="billed and not credited")
         await tx.emit(finance.CompensationDone(order_id=cmd.order_id, command_type=finance.CreditInvoices.TYPE,
                                                summary=summary), key=cmd.order_id)
 
@@ -204,13 +211,8 @@ def register(consumer: Consumer) -> None:
             await tx.emit(integrations.RefundRequested(payment_ref=payment_ref, order_id=cmd.order_id, amount=amount),
                           key=cmd.order_id)
             requested.append(f"{_money(amount)} of {payment_ref}")
-        total = sum((a for _, a in parts), Decimal("0.00"))
-        if not requested:
-            summary = "nothing paid left to refund"
-        else:
-            summary = f"refund of {_money(total)} requested: " + ", ".join(requested)
-            if cmd.amount is not None and total < cmd.amount:
-                summary += f" (asked {_money(cmd.amount)}, only {_money(total)} was paid and not refunded)"
+        summary = _compensation_summary(parts, requested, cmd.amount, done="refund requested of",
+                                        nothing="nothing paid left to refund", limit="paid and not refunded")
         await tx.emit(finance.CompensationDone(order_id=cmd.order_id, command_type=finance.RefundPayments.TYPE,
                                                summary=summary), key=cmd.order_id)
 
