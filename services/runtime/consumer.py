@@ -70,9 +70,6 @@ class Consumer:
         self._fallback = handler
         return handler
 
-    def handled_types(self) -> set[str]:
-        return set(self._handlers)
-
     # --- processing ---------------------------------------------------------------------------
 
     async def process_batch(self, records: tuple[ConsumerRecord, ...] | list[ConsumerRecord]) -> None:
@@ -98,9 +95,6 @@ class Consumer:
                 raise
         if retry is not None:
             raise retry
-
-    async def process(self, record: ConsumerRecord) -> None:
-        await self.process_batch((record,))
 
     async def _process(self, conn: asyncpg.Connection, record: ConsumerRecord) -> Exception | None:
         """One record, in a savepoint of the batch's transaction. Returns an exception when the
