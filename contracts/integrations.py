@@ -55,6 +55,28 @@ class CarrierBookingCancelRequested(Message):
     waybill: str
 
 
+class CarrierReturnRequested(Message):
+    """Bring a shipment in transit back to the sender."""
+
+    TYPE: ClassVar[str] = "carrier.return_requested"
+    TOPIC: ClassVar[str] = CARRIER_REQUESTS
+
+    shipment_id: str
+    order_id: str
+    carrier: str
+    tracking_number: str
+
+
+class CarrierReturnRefused(Message):
+    TYPE: ClassVar[str] = "carrier.return_refused"
+    TOPIC: ClassVar[str] = CARRIER_EVENTS
+
+    shipment_id: str
+    order_id: str
+    carrier: str
+    reason: str
+
+
 class CarrierBookingConfirmed(Message):
     TYPE: ClassVar[str] = "carrier.booking_confirmed"
     TOPIC: ClassVar[str] = CARRIER_EVENTS
@@ -84,7 +106,7 @@ class CarrierTrackingUpdate(Message):
     shipment_id: str
     order_id: str
     tracking_number: str
-    status: Literal["picked_up", "in_transit", "delivered", "delayed"]
+    status: Literal["picked_up", "in_transit", "delivered", "delayed", "returned"]
     at: dt.datetime
 
 

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from contracts.common import Address, ChangeProposal
+from contracts.common import Address, ChangeProposal, StockLine
 from contracts.envelope import Message
 from contracts.replies import ChangeReviewedReply, CompensationDoneReply
 
@@ -42,6 +42,17 @@ class ReviewChange(Message):
     TOPIC: ClassVar[str] = COMMANDS
 
     proposal: ChangeProposal
+
+
+class RecallShipments(Message):
+    """Compensation for goods already with a carrier: have every in-transit shipment of the order
+    brought back. Refused (RecallFailed) once any of them is delivered."""
+
+    TYPE: ClassVar[str] = "logistics.recall_shipments"
+    TOPIC: ClassVar[str] = COMMANDS
+
+    order_id: str
+    reason: str
 
 
 class UpdateDelivery(Message):
@@ -93,6 +104,27 @@ class ShipmentDelivered(Message):
     shipment_id: str
     tracking_number: str
     delivered_at: dt.datetime
+
+
+class ShipmentReturned(Message):
+    """A recalled shipment is back at the warehouse's door: the warehouse restocks these lines."""
+
+    TYPE: ClassVar[str] = "logistics.shipment_returned"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    shipment_id: str
+    lines: list[StockLine]
+
+
+class RecallFailed(Message):
+    """The goods could not be brought back (already delivered): the cancellation cannot go on."""
+
+    TYPE: ClassVar[str] = "logistics.recall_failed"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    reason: str
 
 
 class ShipmentCancelled(Message):
