@@ -1,5 +1,7 @@
 """Logistics message handling: book a carrier, hand over on dispatch, follow tracking; cancel a
-booking (compensation), review and apply changes of delivery address or date.
+booking (compensation), recall shipments in transit (compensation after dispatch: the carrier
+brings the goods back, `in_transit -> returning -> returned`, ShipmentReturned tells the warehouse to
+restock them), review and apply changes of delivery address or date.
 
 An order may have several shipments one after the other (ship_partial): at most one booking is
 open (requested or booked) at a time; dispatched ones do not block the next BookShipment."""
@@ -12,6 +14,7 @@ import uuid
 import asyncpg
 
 from contracts import integrations, logistics, warehouse
+from contracts.common import StockLine
 from services.logistics import rules
 from services.runtime.consumer import Consumer
 from services.runtime.outbox import Tx
@@ -63,8 +66,29 @@ async def _open_booking(conn: asyncpg.Connection, order_id: str) -> asyncpg.Reco
 
 async def _dispatched(conn: asyncpg.Connection, order_id: str) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT * FROM shipments WHERE order_id = $1 AND status IN ('in_transit', 'delivered')"
+        "SELECT * FROM shipments WHERE order_id = $1"
+        " AND status IN ('in_transit', 'returning', 'returned', 'delivered')"
         " ORDER BY dispatched_at NULLS LAST, created_at", order_id)
+
+
+async def _order_shipments(conn: asyncpg.Connection, order_id: str, *, lock: bool = False) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM shipments WHERE order_id = $1 ORDER BY created_at, shipment_id"
+                            + (" FOR UPDATE" if lock else ""), order_id)
+
+
+def _handed_lines(s: asyncpg.Record) -> list[StockLine]:
+    """The lines handed to the carrier for this shipment (stored on OrderDispatched)."""
+    lines = s["lines"] or {}
+    return [StockLine(sku=sku, quantity=int(q)) for sku, q in sorted(lines.items()) if int(q) > 0]
+
+
+async def _recall_failed(tx: Tx, order_id: str, reason: str) -> None:
+    await tx.emit(logistics.RecallFailed(order_id=order_id, reason=reason), key=order_id, correlation_id=order_id)
+
+
+async def _recall_done(tx: Tx, order_id: str, summary: str) -> None:
+    await tx.emit(logistics.CompensationDone(order_id=order_id, command_type=logistics.RecallShipments.TYPE,
+                                             summary=summary), key=order_id, correlation_id=order_id)
 
 
 def _view(s: asyncpg.Record) -> rules.ShipmentView:
@@ -72,7 +96,8 @@ def _view(s: asyncpg.Record) -> rules.ShipmentView:
     return rules.ShipmentView(
         shipment_id=s["shipment_id"], status=s["status"], carrier=s["carrier"], tracking_number=s["tracking_number"],
         dispatched_on=dispatched_at.date() if dispatched_at else None,
-        lines={sku: int(q) for sku, q in s["lines"].items()} if s["lines"] is not None else None)
+        lines={sku: int(q) for sku, q in s["lines"].items()} if s["lines"] is not None else None,
+        delivered_on=s["delivered_at"].date() if s["delivered_at"] else None)
 
 
 async def _cancel(tx: Tx, s: asyncpg.Record, reason: str) -> None:
@@ -147,14 +172,65 @@ def register(consumer: Consumer) -> None:
     @consumer.on(integrations.CarrierTrackingUpdate)
     async def tracking(tx: Tx, event: integrations.CarrierTrackingUpdate) -> None:
         s = await _shipment(tx.conn, event.shipment_id)
-        if s is None or event.status != "delivered" or s["status"] != "in_transit":
-            return  # pickup / in-transit scans are on the carrier's own tracking page; cancelled stays cancelled
+        if s is None:
+            return
+        if event.status == "delivered" and s["status"] in ("in_transit", "returning"):
+            await tx.conn.execute(
+                "UPDATE shipments SET status = 'delivered', delivered_at = $2, updated_at = now()"
+                " WHERE shipment_id = $1", s["shipment_id"], event.at)
+            await tx.emit(logistics.ShipmentDelivered(
+                order_id=s["order_id"], shipment_id=s["shipment_id"], tracking_number=s["tracking_number"],
+                delivered_at=event.at), key=s["order_id"], correlation_id=s["order_id"])
+            if s["status"] == "returning":
+                # The carrier delivered before it could turn around: the recall cannot succeed.
+                delivered = rules.ShipmentView(s["shipment_id"], "delivered", s["carrier"], s["tracking_number"],
+                                               delivered_on=event.at.date())
+                await _recall_failed(tx, s["order_id"], rules.plan_recall([delivered]).failed or "already delivered")
+            return
+        if event.status == "returned" and s["status"] == "returning":
+            await tx.conn.execute(
+                "UPDATE shipments SET status = 'returned', returned_at = $2, updated_at = now() WHERE shipment_id = $1",
+                s["shipment_id"], event.at)
+            await tx.emit(logistics.ShipmentReturned(order_id=s["order_id"], shipment_id=s["shipment_id"],
+                                                     lines=_handed_lines(s)),
+                          key=s["order_id"], correlation_id=s["order_id"])
+            others = await _order_shipments(tx.conn, s["order_id"])
+            summary = rules.recall_finished([_view(o) for o in others])
+            if summary is not None:
+                await _recall_done(tx, s["order_id"], summary)
+            return
+        # Pickup / in-transit scans are on the carrier's own tracking page; cancelled stays cancelled,
+        # a late scan of a shipment already coming back (or back) changes nothing.
+
+    @consumer.on(logistics.RecallShipments)
+    async def recall(tx: Tx, cmd: logistics.RecallShipments) -> None:
+        shipments = await _order_shipments(tx.conn, cmd.order_id, lock=True)
+        plan = rules.plan_recall([_view(s) for s in shipments])
+        if plan.failed is not None:
+            await _recall_failed(tx, cmd.order_id, plan.failed)
+            return
+        by_id = {s["shipment_id"]: s for s in shipments}
+        for shipment_id in plan.recall:
+            s = by_id[shipment_id]
+            await tx.conn.execute(
+                "UPDATE shipments SET status = 'returning', recall_reason = $2, recall_requested_at = now(),"
+                " updated_at = now() WHERE shipment_id = $1", shipment_id, cmd.reason)
+            await tx.emit(integrations.CarrierReturnRequested(
+                shipment_id=shipment_id, order_id=s["order_id"], carrier=s["carrier"],
+                tracking_number=s["tracking_number"]), key=s["order_id"], correlation_id=s["order_id"])
+        if plan.done is not None:
+            await _recall_done(tx, cmd.order_id, plan.done)
+
+    @consumer.on(integrations.CarrierReturnRefused)
+    async def return_refused(tx: Tx, event: integrations.CarrierReturnRefused) -> None:
+        s = await _shipment(tx.conn, event.shipment_id)
+        if s is None or s["status"] != "returning":
+            return  # a late or repeated refusal: the shipment is already delivered or back
         await tx.conn.execute(
-            "UPDATE shipments SET status = 'delivered', delivered_at = $2, updated_at = now() WHERE shipment_id = $1",
-            s["shipment_id"], event.at)
-        await tx.emit(logistics.ShipmentDelivered(
-            order_id=s["order_id"], shipment_id=s["shipment_id"], tracking_number=s["tracking_number"],
-            delivered_at=event.at), key=s["order_id"], correlation_id=s["order_id"])
+            "UPDATE shipments SET status = 'in_transit', recall_refused = $2, updated_at = now()"
+            " WHERE shipment_id = $1", s["shipment_id"], event.reason)
+        await _recall_failed(tx, s["order_id"],
+                             f"{event.carrier} refused to return {s['shipment_id']}: {event.reason}")
 
     @consumer.on(logistics.CancelShipment)
     async def cancel(tx: Tx, cmd: logistics.CancelShipment) -> None:

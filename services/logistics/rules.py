@@ -1,5 +1,6 @@
-"""Logistics business rules, pure: which carrier gets a shipment, and whether a change of the
-order can still be honoured given what is already with a carrier."""
+"""Logistics business rules, pure: which carrier gets a shipment, whether a change of the order can
+still be honoured given what is already with a carrier, and what a recall of the order's
+shipments (compensation of a cancellation after dispatch) does."""
 
 from __future__ import annotations
 
@@ -40,7 +41,9 @@ def choose_carrier(carriers: list[Carrier], *, country: str, weight_kg: float, t
 
 # --- changes ----------------------------------------------------------------------------------
 
-DISPATCHED = frozenset({"in_transit", "delivered"})
+# With a carrier: handed over and not back. A `returning` shipment is still on the road (coming
+# back); a `returned` one is back at the sender, so it is neither open nor dispatched nor delivered.
+DISPATCHED = frozenset({"in_transit", "returning", "delivered"})
 OPEN = frozenset({"requested", "booked"})
 
 
@@ -54,11 +57,15 @@ class ShipmentView:
     tracking_number: str | None = None
     dispatched_on: dt.date | None = None
     lines: dict[str, int] | None = None    # handed over per SKU; None: not known (then: everything)
+    delivered_on: dt.date | None = None
 
 
 def dispatched_note(shipment: ShipmentView) -> str:
+    if shipment.status == "returned":
+        return f"returned by {shipment.carrier} (tracking {shipment.tracking_number})"
     on = f" on {shipment.dispatched_on.isoformat()}" if shipment.dispatched_on else ""
-    return f"already dispatched with {shipment.carrier} (tracking {shipment.tracking_number}){on}"
+    note = f"already dispatched with {shipment.carrier} (tracking {shipment.tracking_number}){on}"
+    return note + (", being returned" if shipment.status == "returning" else "")
 
 
 def remaining(previous_lines: list[PricedLine], shipments: list[ShipmentView]) -> dict[str, int]:
@@ -98,3 +105,56 @@ def review_change(proposal: ChangeProposal, shipments: list[ShipmentView]) -> st
 
 def carrier_serves(carriers: list[Carrier], carrier_id: str, country: str) -> bool:
     return any(c.carrier_id == carrier_id and country in c.countries for c in carriers)
+
+
+# --- recall (compensation of a cancellation after dispatch) --------------------------------------
+
+RECALL_COMMAND = "logistics.recall_shipments"
+
+
+@dataclass(frozen=True)
+class RecallPlan:
+    """What a RecallShipments does now. At most one of `failed` / `done` is set:
+    failed  -> RecallFailed(reason) and nothing else;
+    recall  -> these in-transit shipments go `returning` (a CarrierReturnRequested each);
+    done    -> CompensationDone(summary) at once (nothing is, or is any more, on the road).
+    Neither failed nor done: the answer comes when the returning shipments are back."""
+
+    failed: str | None = None
+    recall: tuple[str, ...] = ()
+    done: str | None = None
+
+
+def _delivered_note(delivered: list[ShipmentView]) -> str:
+    return "already delivered: " + ", ".join(
+        s.shipment_id + (f" on {s.delivered_on.isoformat()}" if s.delivered_on else "")
+        for s in sorted(delivered, key=lambda s: (s.delivered_on or dt.date.max, s.shipment_id)))
+
+
+def plan_recall(shipments: list[ShipmentView]) -> RecallPlan:
+    """Bring back every shipment of the order that is in transit; refused once any is delivered.
+    Idempotent: shipments already `returning` are not asked for again (their return answers), and
+    once all are `returned` a repeat answers `done` again."""
+    delivered = [s for s in shipments if s.status == "delivered"]
+    if delivered:
+        return RecallPlan(failed=_delivered_note(delivered))
+    in_transit = tuple(sorted(s.shipment_id for s in shipments if s.status == "in_transit"))
+    if in_transit:
+        return RecallPlan(recall=in_transit)
+    if any(s.status == "returning" for s in shipments):
+        return RecallPlan()
+    return RecallPlan(done=recall_summary(shipments))
+
+
+def recall_summary(shipments: list[ShipmentView]) -> str:
+    returned = sorted(s.shipment_id for s in shipments if s.status == "returned")
+    return f"returned: {', '.join(returned)}" if returned else "nothing in transit"
+
+
+def recall_finished(shipments: list[ShipmentView]) -> str | None:
+    """After a shipment came back: the CompensationDone summary when the recall is complete (nothing
+    `returning` any more and nothing that could not be brought back), else None. A shipment that was
+    delivered or stayed in transit (the carrier refused) already answered with RecallFailed."""
+    if any(s.status in ("returning", "in_transit", "delivered") for s in shipments):
+        return None
+    return recall_summary(shipments)

@@ -19,7 +19,8 @@ The forward steps, each beside its reply and its compensation:
     -- one wave per shipment (ship_partial may need several) --
     pick_and_pack       warehouse.pick_and_pack        order_packed            (released with the reservation)
     book_shipment       logistics.book_shipment        shipment_booked         logistics.cancel_shipment
-    dispatch            warehouse.dispatch_order       order_dispatched        - (goods left: no cancel after this)
+    dispatch            warehouse.dispatch_order       order_dispatched        logistics.recall_shipments
+                                                                               (first: refused once delivered)
                                                        dispatch_refused (prepaid, unpaid) -> awaiting_payment
     invoice (standard)  finance.issue_invoice          invoice_issued          finance.credit_invoices
     -- then --
@@ -177,6 +178,7 @@ class Order(BaseModel):
     booked: bool = False
     dispatched: tuple[str, ...] = ()                          # shipment ids handed to carriers
     delivered: tuple[str, ...] = ()                           # ... and reported delivered (any order)
+    returned: tuple[str, ...] = ()                            # ... and brought back by a recall
     uninvoiced: dict[str, list[StockLine]] = Field(default_factory=dict)  # dispatched, not yet billed
 
     awaiting: Sent | None = None
@@ -275,10 +277,10 @@ def react(order: Order, message: Message, now: dt.datetime, timings: Timings) ->
     if learnt.status == Status.CHANGING:
         return Decision(learnt, events=alerts, note=note)   # facts recorded; the change decides what is next
     if learnt.cancel_requested and learnt.awaiting is None:
-        if learnt.anything_shipped():
+        if learnt.delivered:
             dropped = _with(learnt, cancel_requested=None)
-            decision = _advance(dropped, now, _join(note or "", "cancellation dropped: goods already dispatched"))
-            decision.events[:0] = [*alerts, _alert(order, "cancellation requested too late: goods were dispatched")]
+            decision = _advance(dropped, now, _join(note or "", "cancellation dropped: goods already delivered"))
+            decision.events[:0] = [*alerts, _alert(order, "cancellation requested too late: goods were delivered")]
             return decision
         return cancel(learnt, learnt.cancel_requested, now)
     if step_done or learnt.status not in IN_FLIGHT:
@@ -323,8 +325,8 @@ def tick(order: Order, now: dt.datetime, timings: Timings) -> Decision | None:
 def request_cancel(order: Order, reason: str, now: dt.datetime) -> Decision:
     if order.status.final or order.status == Status.CANCELLING:
         raise Refused(f"order is already {order.status.value}")
-    if order.anything_shipped():
-        raise Refused("goods are already dispatched; a return, not a cancellation, undoes that")
+    if order.delivered:
+        raise Refused("goods are already delivered; a return, not a cancellation, undoes that")
     if order.awaiting is not None or order.status == Status.CHANGING:
         # Semantic lock: the step in flight finishes first, then the cancellation compensates it too.
         return Decision(_with(order, cancel_requested=reason),
@@ -509,6 +511,16 @@ def _learn(order: Order, m: Message, now: dt.datetime) -> tuple[Order, str | Non
         if m.shipment_id not in order.delivered:
             u = {"delivered": (*order.delivered, m.shipment_id)}
         note = f"shipment {m.shipment_id} delivered"
+    elif isinstance(m, logistics.ShipmentReturned) and order.status != Status.CANCELLING:
+        key = f"unexpected_return:{m.shipment_id}:shipment {m.shipment_id} came back without a recall"
+        if key not in order.alerts:
+            u = {"alerts": (*order.alerts, key)}
+    elif isinstance(m, logistics.ShipmentReturned) and m.shipment_id not in order.returned:
+        shipped = dict(order.shipped)
+        for line in m.lines:
+            shipped[line.sku] = max(0, shipped.get(line.sku, 0) - line.quantity)
+        u = {"shipped": shipped, "returned": (*order.returned, m.shipment_id)}
+        note = f"shipment {m.shipment_id} came back to the warehouse"
     elif isinstance(m, logistics.ShipmentCancelled) and m.shipment_id == order.shipment_id and order.booked:
         # Logistics dropped the booking (e.g. the new address is outside the carrier's area): book again.
         u = {"booked": False, "shipment_id": None, "carrier": None, "tracking_number": None}
@@ -580,6 +592,10 @@ def cancel(order: Order, reason: str, now: dt.datetime, *, rejected: bool = Fals
 def _compensation_plan(order: Order, reason: str) -> list[Compensation]:
     oid = order.order_id
     steps: list[Message] = []
+    if order.dispatched:
+        # Goods with a carrier come back first: the one compensation an outsider can refuse (once
+        # delivered), so it is the pivot: if it fails nothing else has been undone yet.
+        steps.append(logistics.RecallShipments(order_id=oid, reason=reason))
     if order.payments:
         steps.append(finance.RefundPayments(order_id=oid, reason=reason))
     if order.invoices or order.prepayment_invoiced:
@@ -613,6 +629,8 @@ def _send_next_compensation(order: Order, now: dt.datetime, note: str) -> Decisi
 
 def _on_compensation_reply(order: Order, m: Message, now: dt.datetime) -> Decision | None:
     learnt, _, _ = _learn(order, m, now)    # keep facts (e.g. a late payment) up to date
+    if isinstance(m, logistics.RecallFailed):
+        return _abandon_cancellation(learnt, m.reason, now)
     if learnt.payments > order.payments:
         # Money that arrives while cancelling goes back too.
         refund = finance.RefundPayments(order_id=order.order_id, reason=order.status_reason or "order cancelled")
@@ -629,6 +647,15 @@ def _on_compensation_reply(order: Order, m: Message, now: dt.datetime) -> Decisi
     if _current(learnt) is not None and _current(learnt)[0] != index:
         return Decision(done, note=f"{comp.type} done late: {m.summary}")
     return _send_next_compensation(done, now, f"{comp.type} done: {m.summary}")
+
+
+def _abandon_cancellation(order: Order, why: str, now: dt.datetime) -> Decision:
+    """The goods reached the customer before they could be recalled: nothing else was undone yet
+    (the recall goes first), so the order simply carries on towards completion."""
+    resumed = _with(order, compensations=(), status_reason=None, status=Status.SHIPPED)
+    decision = _advance(resumed, now, f"cancellation abandoned: {why}")
+    decision.events.insert(0, _alert(order, f"cancellation abandoned, goods not recalled: {why}"))
+    return decision
 
 
 def _refund_late_payment(order: Order, now: dt.datetime) -> Decision:

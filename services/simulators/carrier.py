@@ -1,7 +1,15 @@
 """Carrier simulator: confirms bookings with a waybill and tracking number, then reports
 pickup, transit and delivery. ORDERFLOW_SIM_CARRIER_DELAY (s, default 0.3) paces every reply;
 ORDERFLOW_SIM_CARRIER_REJECT lists carriers that refuse every booking. A cancelled booking is
-never picked up: no tracking update follows for it, even one already scheduled."""
+never picked up: no tracking update follows for it, even one already scheduled.
+
+Returns: a CarrierReturnRequested for a shipment not yet delivered drops its pending tracking
+updates and, after the delay, reports it `returned`; for one already delivered it is refused
+(CarrierReturnRefused, "already delivered").
+
+ORDERFLOW_SIM_CARRIER_SLOW_COUNTRIES (comma list of ISO countries, default none): bookings to these
+countries are delivered only after ORDERFLOW_SIM_CARRIER_SLOW_DELAY seconds (default 60); pickup
+and transit scans stay fast, so that goods can be caught in transit (e.g. to recall them)."""
 
 from __future__ import annotations
 
@@ -15,12 +23,20 @@ from services.simulators.base import Simulator, env_float, env_set
 sim = Simulator("carrier", integrations.CARRIER_REQUESTS)
 DELAY = env_float("ORDERFLOW_SIM_CARRIER_DELAY", 0.3)
 REFUSING = env_set("ORDERFLOW_SIM_CARRIER_REJECT")
+SLOW_COUNTRIES = {c.upper() for c in env_set("ORDERFLOW_SIM_CARRIER_SLOW_COUNTRIES")}
+SLOW_DELAY = env_float("ORDERFLOW_SIM_CARRIER_SLOW_DELAY", 60.0)
 TRANSIT_DAYS = {"SWIFT": 1, "NORDIC": 2, "EUROFR": 3}
 CANCELLED: set[str] = set()   # shipment ids whose booking was cancelled
+RECALLED: set[str] = set()    # shipment ids being brought back to the sender
+DELIVERED: set[str] = set()   # shipment ids whose "delivered" update was sent (or is being sent)
+COUNTRY: dict[str, str] = {}  # shipment id -> destination country, from the booking request
+TRACKING: dict[str, set[asyncio.Task]] = {}   # shipment id -> its still-pending tracking updates
+_SLOW: set[asyncio.Task] = set()              # long waits, not awaited at shutdown (see _track_later)
 
 
 @sim.on(integrations.CarrierBookingRequested)
 async def book(request: integrations.CarrierBookingRequested, cause: Envelope) -> None:
+    COUNTRY[request.shipment_id] = request.country.upper()
     if request.carrier in REFUSING:
         sim.later(DELAY, integrations.CarrierBookingRejected(
             shipment_id=request.shipment_id, order_id=request.order_id, carrier=request.carrier,
@@ -35,24 +51,44 @@ async def book(request: integrations.CarrierBookingRequested, cause: Envelope) -
 
 
 def _track_later(delay: float, update: integrations.CarrierTrackingUpdate, cause: Envelope) -> None:
-    """Like sim.later, but the update is dropped if the booking is cancelled in the meantime."""
+    """Like sim.later, but the update is dropped if the booking is cancelled or the shipment recalled
+    in the meantime. A "delivered" update marks the shipment delivered before it is sent (no await in
+    between), so a return request can never slip between the two."""
+    shipment_id = update.shipment_id
+
     async def send_later() -> None:
         await asyncio.sleep(delay)
-        if update.shipment_id not in CANCELLED:
-            await sim.send(update, cause)
+        if shipment_id in CANCELLED or shipment_id in RECALLED:
+            return
+        if update.status == "delivered":
+            DELIVERED.add(shipment_id)
+        # Once sending, a recall no longer interrupts it (shield): the update is out or not at all.
+        await asyncio.shield(sim.send(update.model_copy(update={"at": dt.datetime.now(dt.timezone.utc)}), cause))
+
     task = asyncio.create_task(send_later())
-    sim._pending.add(task)                     # run_forever waits for these on shutdown
-    task.add_done_callback(sim._pending.discard)
+    # run_forever waits for pending replies on shutdown; a slow delivery (a minute) is not worth it.
+    pending = _SLOW if delay > max(10.0, DELAY * 10) else sim._pending
+    pending.add(task)
+    task.add_done_callback(pending.discard)
+    TRACKING.setdefault(shipment_id, set()).add(task)
+    task.add_done_callback(TRACKING[shipment_id].discard)
+
+
+def _delivery_delay(shipment_id: str) -> float:
+    return SLOW_DELAY if COUNTRY.get(shipment_id) in SLOW_COUNTRIES else DELAY * 3
 
 
 @sim.on(integrations.CarrierPickupReady)
 async def pickup(request: integrations.CarrierPickupReady, cause: Envelope) -> None:
-    if request.shipment_id in CANCELLED:
+    if request.shipment_id in CANCELLED or request.shipment_id in RECALLED:
         return
-    for step, status in enumerate(("picked_up", "in_transit", "delivered"), start=1):
+    for step, status in enumerate(("picked_up", "in_transit"), start=1):
         _track_later(DELAY * step, integrations.CarrierTrackingUpdate(
             shipment_id=request.shipment_id, order_id=request.order_id, tracking_number=request.tracking_number,
             status=status, at=dt.datetime.now(dt.timezone.utc)), cause)
+    _track_later(_delivery_delay(request.shipment_id), integrations.CarrierTrackingUpdate(
+        shipment_id=request.shipment_id, order_id=request.order_id, tracking_number=request.tracking_number,
+        status="delivered", at=dt.datetime.now(dt.timezone.utc)), cause)
 
 
 @sim.on(integrations.CarrierBookingCancelRequested)
@@ -60,5 +96,22 @@ async def cancel(request: integrations.CarrierBookingCancelRequested, cause: Env
     CANCELLED.add(request.shipment_id)   # accepted silently, as most carriers' APIs do
 
 
+@sim.on(integrations.CarrierReturnRequested)
+async def return_requested(request: integrations.CarrierReturnRequested, cause: Envelope) -> None:
+    if request.shipment_id in DELIVERED:
+        sim.later(DELAY, integrations.CarrierReturnRefused(
+            shipment_id=request.shipment_id, order_id=request.order_id, carrier=request.carrier,
+            reason="already delivered"), cause)
+        return
+    RECALLED.add(request.shipment_id)
+    for task in list(TRACKING.get(request.shipment_id, ())):
+        task.cancel()                    # the goods turn around: no further scans nor delivery
+    # A repeated request (redelivery) reports `returned` again; logistics ignores the duplicate.
+    sim.later(DELAY, integrations.CarrierTrackingUpdate(
+        shipment_id=request.shipment_id, order_id=request.order_id, tracking_number=request.tracking_number,
+        status="returned", at=dt.datetime.now(dt.timezone.utc)), cause)
+
+
 if __name__ == "__main__":
     asyncio.run(sim.run_forever())
+

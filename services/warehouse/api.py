@@ -14,6 +14,7 @@ WITH moves AS (
            coalesce(sum(delta_on_hand) FILTER (WHERE kind = 'opening'), 0)   AS opening,
            coalesce(sum(delta_on_hand) FILTER (WHERE kind = 'received'), 0)  AS received,
            coalesce(-sum(delta_on_hand) FILTER (WHERE kind = 'shipped'), 0)  AS shipped,
+           coalesce(sum(delta_on_hand) FILTER (WHERE kind = 'returned'), 0)  AS returned,
            coalesce(sum(delta_on_hand), 0)                                   AS moved_on_hand,
            coalesce(sum(delta_reserved), 0)                                  AS moved_reserved
     FROM stock_movements GROUP BY sku
@@ -23,7 +24,8 @@ WITH moves AS (
     FROM reservations WHERE status = 'open' GROUP BY sku
 )
 SELECT s.sku, coalesce(m.opening, 0) AS opening, coalesce(m.received, 0) AS received,
-       coalesce(m.shipped, 0) AS shipped, s.on_hand, s.reserved, s.on_hand - s.reserved AS available,
+       coalesce(m.shipped, 0) AS shipped, coalesce(m.returned, 0) AS returned,
+       s.on_hand, s.reserved, s.on_hand - s.reserved AS available,
        coalesce(h.open_reservations, 0) AS open_reservations, coalesce(h.packed, 0) AS packed,
        coalesce(m.moved_on_hand, 0) AS moved_on_hand, coalesce(m.moved_reserved, 0) AS moved_reserved
 FROM stock s LEFT JOIN moves m USING (sku) LEFT JOIN held h USING (sku)
@@ -42,13 +44,13 @@ def router(service: Service) -> APIRouter:
 
     @api.get("/stock/conservation")
     async def conservation(sku: str | None = None) -> dict[str, Any]:
-        """Per SKU: on_hand = opening + received - shipped (also = the sum of all on-hand movements),
-        reserved = sum of open reservations (also = the sum of all reserved movements)."""
+        """Per SKU: on_hand = opening + received - shipped + returned (also = the sum of all on-hand
+        movements), reserved = sum of open reservations (also = the sum of all reserved movements)."""
         result = []
         for r in await service.pool.fetch(CONSERVATION_SQL, sku):
             row = dict(r)
             row["on_hand_ok"] = (row["on_hand"] == row["opening"] + row["received"] - row["shipped"]
-                                 == row["moved_on_hand"])
+                                 + row["returned"] == row["moved_on_hand"])
             row["reserved_ok"] = row["reserved"] == row["open_reservations"] == row["moved_reserved"]
             row["ok"] = row["on_hand_ok"] and row["reserved_ok"] and 0 <= row["reserved"] <= row["on_hand"]
             result.append(row)
@@ -87,6 +89,12 @@ def router(service: Service) -> APIRouter:
     async def dispatches(order_id: str | None = None) -> list[dict[str, Any]]:
         rows = await service.pool.fetch(
             "SELECT * FROM dispatches WHERE ($1::text IS NULL OR order_id = $1) ORDER BY dispatched_at", order_id)
+        return [dict(r) for r in rows]
+
+    @api.get("/returns")
+    async def returns(order_id: str | None = None) -> list[dict[str, Any]]:
+        rows = await service.pool.fetch(
+            "SELECT * FROM returns WHERE ($1::text IS NULL OR order_id = $1) ORDER BY returned_at", order_id)
         return [dict(r) for r in rows]
 
     @api.get("/goods-receipts")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contracts import finance, procurement, warehouse
+from contracts import finance, logistics, procurement, warehouse
 from services.runtime.config import Settings
 from services.runtime.service import Service
 from services.warehouse import api, handlers
@@ -24,8 +24,9 @@ service = Service(
     settings=settings,
     migrations=Path(__file__).parent / "migrations",
     # finance: PaymentReceived clears prepaid orders for dispatch;
-    # procurement: a failed replenishment re-arms the SKU's stock warning.
-    subscribe=[warehouse.COMMANDS, finance.EVENTS, procurement.EVENTS],
+    # procurement: a failed replenishment re-arms the SKU's stock warning;
+    # logistics: a recalled shipment that came back (ShipmentReturned) is restocked.
+    subscribe=[warehouse.COMMANDS, finance.EVENTS, procurement.EVENTS, logistics.EVENTS],
     description="Stock, reservations, pick & pack, dispatch, goods receipt, stock warnings",
 )
 handlers.register(service.consumer)

@@ -1,17 +1,18 @@
 """Warehouse message handling: reserve, pick & pack, dispatch, receive goods, release, adjust,
-review changes, stock warnings and reservation expiry.
+review changes, restock returned shipments, stock warnings and reservation expiry.
 
 One reservation row per (order, SKU) carries requested / reserved / packed / shipped quantities
 (see rules.py). Every change to `stock` goes through `_move`, which writes a `stock_movements`
 row, so that at all times
-    on_hand  = opening + received - shipped            (per SKU, from the movements)
+    on_hand  = opening + received - shipped + returned (per SKU, from the movements)
     reserved = sum(quantity_reserved) over open reservations
 Locks: a handler locks the order's reservation rows first, then stock rows in SKU order, so that
 concurrent orders neither oversell nor deadlock.
 
 Every command is idempotent: a repeated ReserveStock / PickAndPack answers with the current
 picture, a repeated DispatchOrder (shipment id), ReceiveGoods (receipt id) or AdjustReservation
-(change id) re-announces what was done.
+(change id) re-announces what was done. A ShipmentReturned (logistics event) restocks once per
+shipment id (`returns`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Iterable
 
 import asyncpg
 
-from contracts import finance, procurement, warehouse
+from contracts import finance, logistics, procurement, warehouse
 from contracts.common import StockLine
 from contracts.warehouse import ReservedLine
 from services.runtime.consumer import Consumer, Unprocessable
@@ -370,6 +371,35 @@ def register(consumer: Consumer) -> None:
                                                approved=refusal is None, reason=refusal), key=proposal.order_id)
 
     # --- events from other departments -----------------------------------------------------------
+
+    @consumer.on(logistics.ShipmentReturned)
+    async def shipment_returned(tx: Tx, event: logistics.ShipmentReturned) -> None:
+        """A recalled shipment is back: its goods go on the shelf again (ledger kind 'returned') and
+        are no longer shipped for the order; a line with nothing held or shipped any more is released."""
+        returned = rules.merge_lines(event.lines)
+        fresh = await tx.conn.fetchval(
+            "INSERT INTO returns (shipment_id, order_id, lines) VALUES ($1, $2, $3)"
+            " ON CONFLICT DO NOTHING RETURNING true",
+            event.shipment_id, event.order_id, [line.model_dump() for line in _stock_lines(returned)])
+        if not fresh:
+            return      # this shipment was restocked already
+        rows = {r["sku"]: r for r in await _rows(tx.conn, event.order_id)}
+        for sku in returned:    # goods of a SKU no longer stocked (or never) get their stock row back
+            await tx.conn.execute("INSERT INTO stock (sku, name, on_hand, weight_kg) VALUES ($1, $1, 0, 0)"
+                                  " ON CONFLICT DO NOTHING", sku)
+        await _lock_stock(tx.conn, returned)
+        for sku, quantity in returned.items():
+            await _move(tx, sku, event.order_id, on_hand=quantity, kind="returned",
+                        reason=f"returned {event.shipment_id}")
+            row = rows.get(sku)
+            if row is None:
+                log.warning("return %s of %s: no reservation of %s for that order; restocked only",
+                            event.shipment_id, event.order_id, sku)
+                continue
+            outcome = rules.apply_return(_held(row), row["status"], quantity)
+            await _save(tx.conn, event.order_id, sku, outcome.held, outcome.status)
+        log.info("shipment %s of %s returned: restocked %s", event.shipment_id, event.order_id,
+                 _describe(_stock_lines(returned)))
 
     @consumer.on(finance.PaymentReceived)
     async def payment_received(tx: Tx, event: finance.PaymentReceived) -> None:

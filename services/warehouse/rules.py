@@ -1,5 +1,5 @@
 """Warehouse business rules, pure: allocation of stock to order lines, packing, what a change may
-do to a reservation, and when stock is low.
+do to a reservation, what a returned shipment does to it, and when stock is low.
 
 Vocabulary of one reservation line (one row per order and SKU):
   requested  what the order wants
@@ -130,3 +130,24 @@ def status_of(held: Held, released: bool = False) -> str:
     if released:
         return "released"
     return "closed" if held.shipped >= held.requested and held.reserved == 0 else "open"
+
+
+@dataclass(frozen=True)
+class Return:
+    """What goods a carrier brought back do to the order's reservation line of one SKU."""
+
+    held: Held          # the line afterwards
+    status: str         # its status afterwards
+    unshipped: int      # taken off quantity_shipped (at most what was shipped)
+
+
+def apply_return(held: Held, status: str, quantity: int) -> Return:
+    """`quantity` units of the line came back (all of them go back on the shelf, see the handler):
+    they are no longer shipped. The line is `released` once nothing is held or shipped for it any
+    more (or it was released already, e.g. the reservation was released before the goods arrived);
+    otherwise open or closed as usual (a closed line part of which came back is open again)."""
+    unshipped = max(0, min(quantity, held.shipped))
+    after = Held(held.requested, held.reserved, held.packed, held.shipped - unshipped)
+    if status == "released" or (after.reserved == 0 and after.shipped == 0):
+        return Return(after, "released", unshipped)
+    return Return(after, status_of(after), unshipped)

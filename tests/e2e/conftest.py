@@ -174,6 +174,7 @@ def e2e() -> Iterator[E2E]:
         "ORDERFLOW_GROUP_PREFIX": f"{run_id}.",
         "ORDERFLOW_DB_PREFIX": f"oft_{run_id}_",
         "ORDERFLOW_SIM_CARRIER_DELAY": "0.05",
+        "ORDERFLOW_SIM_CARRIER_SLOW_COUNTRIES": "PL",
         "ORDERFLOW_SIM_PAYMENT_DELAY": "0.05",
         "ORDERFLOW_SHUTDOWN_GRACE_SECONDS": "10",
         # Saga deadlines in seconds, so that timeouts happen within a test.

@@ -320,3 +320,28 @@ async def test_a_reservation_whose_saga_stopped_moving_expires_and_the_order_is_
     assert events(order, "warehouse.reservation_expired")
     assert (await stock_row(e2e, on_shelf))["reserved"] == 0
     await assert_invariants(e2e, [order_id], [on_shelf, scarce])
+
+
+async def test_cancel_while_in_transit_recalls_and_restocks_then_credits_and_refunds(e2e: E2E) -> None:
+    sku = await new_product(e2e, stock=10, price="40.00")
+    warsaw = {"name": "Acme Polska", "street": "ul. Prosta 1", "city": "Warsaw", "postal_code": "00-001",
+              "country": "PL"}                                   # the carrier simulator delivers slowly here
+    order_id = e2e.place("CUST-ACME", [(sku, 3)], delivery_address=warsaw)["order_id"]
+    e2e.wait_for("invoiced and paid, goods in transit", lambda: (
+        (o := e2e.order(order_id))["status"] == "shipped" and events(o, "finance.payment_received")
+        and not events(o, "logistics.shipment_delivered") and o), timeout=30)
+
+    response = e2e.post("sales", f"/orders/{order_id}/cancel", {"reason": "customer changed their mind"})
+    assert response.status_code == 202, response.text
+    order = e2e.wait_final(order_id, timeout=60)
+
+    assert order["status"] == "cancelled", order["status_reason"]
+    done = [c["type"] for c in order["compensations"] if c["done"]]
+    assert done[0] == "logistics.recall_shipments"
+    assert {"finance.refund_payments", "finance.credit_invoices"} <= set(done)
+    assert events(order, "logistics.shipment_returned")
+    assert [s["status"] for s in e2e.get("logistics", "/shipments", order_id=order_id)] == ["returned"]
+    stock = e2e.wait_for("the goods restocked", lambda: (s := e2e.get("warehouse", f"/stock/{sku}"))["on_hand"] == 10 and s)
+    assert stock["reserved"] == 0
+    e2e.wait_for("the refund settled", lambda: e2e.get("finance", f"/orders/{order_id}/balance")["ok"])
+    await assert_invariants(e2e, [order_id], [sku])

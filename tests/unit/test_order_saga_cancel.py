@@ -210,12 +210,12 @@ def test_cancel_after_invoice_and_payment_refunds_credits_cancels_shipment_and_r
     assert run_compensations(decision.order, expected).status == Status.CANCELLED
 
 
-def test_pending_cancel_is_dropped_when_the_goods_left_meanwhile():
+def test_a_cancel_pending_during_dispatch_recalls_the_goods_first():
     order = drive(begin(), credit_approved(), reserved(), packed(), booked())
     order = request_cancel(order, "customer changed their mind", NOW).order
     decision = step(order, dispatched())
-    assert decision.order.status != Status.CANCELLING
-    assert finance.IssueInvoice.TYPE in types(decision)
+    assert decision.order.status == Status.CANCELLING
+    assert types(decision) == [logistics.RecallShipments.TYPE]
 
 
 def test_a_failure_while_the_hand_over_is_in_flight_waits_for_its_reply():
@@ -244,23 +244,47 @@ def test_a_payment_arriving_while_cancelling_is_refunded():
 
 
 @pytest.mark.parametrize("shipped_order", ["backordered", "shipped"])
-def test_cancel_after_anything_shipped_is_refused(shipped_order):
+def test_cancel_in_transit_recalls_the_goods_before_undoing_anything_else(shipped_order):
     if shipped_order == "backordered":
         order = drive(begin(fulfilment_policy=FulfilmentPolicy.SHIP_PARTIAL), credit_approved(), reserved(a=4),
                       packed(stock(a=4, b=2)), booked(), dispatched("SHP-1", stock(a=4, b=2)),
                       invoiced("INV-1", "SHP-1", Decimal("210.00")))
         assert order.status == Status.BACKORDERED
+        expected = [logistics.RecallShipments.TYPE, finance.CreditInvoices.TYPE, procurement.CancelPurchase.TYPE,
+                    warehouse.ReleaseReservation.TYPE, finance.ReleaseCredit.TYPE]
     else:
         order = drive(begin(), credit_approved(), reserved(), packed(), booked(), dispatched(), invoiced())
-    with pytest.raises(Refused, match="dispatched"):
+        expected = [logistics.RecallShipments.TYPE, finance.CreditInvoices.TYPE,
+                    warehouse.ReleaseReservation.TYPE, finance.ReleaseCredit.TYPE]
+    decision = request_cancel(order, "customer changed their mind", NOW)
+    assert plan(decision.order) == expected
+    assert types(decision) == [logistics.RecallShipments.TYPE]
+    assert run_compensations(decision.order, expected).status == Status.CANCELLED
+
+
+def test_cancel_after_delivery_is_refused():
+    order = drive(begin(), credit_approved(), reserved(), packed(), booked(), dispatched(), invoiced(), delivered())
+    with pytest.raises(Refused, match="delivered"):
         request_cancel(order, "too late", NOW)
 
 
-def test_cancel_while_invoicing_is_refused():
+def test_a_refused_recall_abandons_the_cancellation_before_anything_was_undone():
+    order = drive(begin(), credit_approved(), reserved(), packed(), booked(), dispatched(), invoiced())
+    cancelling = request_cancel(order, "customer changed their mind", NOW).order
+    decision = step(cancelling, logistics.RecallFailed(order_id=ORDER_ID, reason="already delivered"))
+    assert decision.order.status == Status.SHIPPED and decision.order.compensations == ()
+    assert types(decision) == [] and [e.TYPE for e in decision.events] == [sales.SagaAlert.TYPE]
+    assert step(decision.order, paid()).order.status == Status.SHIPPED       # still waits for delivery
+    assert step(step(decision.order, paid()).order, delivered()).order.status == Status.COMPLETED
+
+
+def test_cancel_while_invoicing_waits_then_recalls():
     order = drive(begin(), credit_approved(), reserved(), packed(), booked(), dispatched())
     assert order.status == Status.INVOICING
-    with pytest.raises(Refused):
-        request_cancel(order, "too late", NOW)
+    waiting = request_cancel(order, "customer changed their mind", NOW)
+    assert waiting.commands == [] and waiting.order.cancel_requested
+    decision = step(waiting.order, invoiced())
+    assert types(decision) == [logistics.RecallShipments.TYPE]
 
 
 def test_cancel_of_a_final_or_cancelling_order_is_refused():
@@ -293,3 +317,11 @@ def test_cancel_during_a_change_review_waits_and_then_runs_after_the_refusal():
 def test_next_check_while_cancelling_is_the_current_compensation_deadline():
     order = step(awaiting_stock(), purchase_failed(), later(100)).order
     assert next_check(order, T) == later(100) + T.compensation_timeout
+
+
+def test_a_return_without_a_recall_only_raises_an_alert():
+    order = drive(begin(), credit_approved(), reserved(), packed(), booked(), dispatched(), invoiced())
+    decision = react(order, logistics.ShipmentReturned(order_id=ORDER_ID, shipment_id="SHP-1",
+                                                       lines=stock(a=10, b=2)), NOW, T)
+    assert decision.commands == [] and [e.TYPE for e in decision.events] == [sales.SagaAlert.TYPE]
+    assert decision.order.shipped == order.shipped
