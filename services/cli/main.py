@@ -14,8 +14,8 @@ import typer
 from rich.table import Table
 
 from contracts.topics import CATALOGUE
-from services.cli import demo, lag as lag_mod
-from services.cli.demo import call, console, err_console, fail, json_or_fail, status_text
+from services.cli import client, demo, lag as lag_mod
+from services.cli.client import call, console, err_console, fail, json_or_fail, status_text
 from services.cli.stack import SERVICES, SIMULATORS, Stack
 from services.cli.topics import ensure_topics
 from services.runtime.config import Settings
@@ -34,7 +34,7 @@ app.add_typer(dlq_app, name="dlq")
 
 
 def stack() -> Stack:
-    return Stack(run_dir=RUN_DIR, ports=demo.ports())
+    return Stack(run_dir=RUN_DIR, ports=client.ports())
 
 
 def infra(name: str, action: str, quiet: bool = False) -> int:
@@ -190,21 +190,21 @@ def order_place(
         body["requested_delivery_date"] = delivery_date
     if external_ref:
         body["external_ref"] = external_ref
-    accepted = demo.place_order(body)
+    accepted = client.place_order(body)
     verb = "placed" if accepted["created"] else "already placed (same external ref)"
     console.print(f"{verb} [bold]{accepted['order_number']}[/] {accepted['order_id']}: "
                   f"{status_text(accepted['status'])}", highlight=False)
     if wait:
-        order = demo.wait_final([accepted["order_id"]], timeout)[accepted["order_id"]]
-        demo.print_order_result(order)
-        if order["status"] not in demo.FINAL:
+        order = client.wait_final([accepted["order_id"]], timeout)[accepted["order_id"]]
+        client.print_order_result(order)
+        if order["status"] not in client.FINAL:
             raise fail(f"{order['order_number']} is still {order['status']} after {timeout:g}s")
 
 
 @order_app.command("show")
 def order_show(order_id: str = typer.Argument(..., help="Order id (UUID)")) -> None:
     """Status, lines, totals and timeline of one order."""
-    order = demo.get_order(order_id)
+    order = client.get_order(order_id)
     console.print(f"[bold]{order['order_number']}[/] {order['order_id']}  {status_text(order['status'])}",
                   highlight=False)
     if order.get("status_reason"):
@@ -221,14 +221,14 @@ def order_show(order_id: str = typer.Argument(..., help="Order id (UUID)")) -> N
         lines.add_row(item["sku"], str(item["quantity"]), str(item["unit_price"]), f"{amount:.2f}")
     lines.add_row("[bold]total[/]", "", "", f"[bold]{order['total']}[/]", end_section=True)
     console.print(lines)
-    console.print(demo.timeline_table(order))
+    console.print(client.timeline_table(order))
 
 
 @order_app.command("list")
 def order_list(status: Optional[str] = typer.Option(None, "--status", help="e.g. completed, rejected"),
                limit: int = typer.Option(20, "--limit", min=1, max=1000)) -> None:
     """The newest orders (optionally with one status)."""
-    orders = demo.list_orders(status, limit)
+    orders = client.list_orders(status, limit)
     table = Table(title=f"orders{f' ({status})' if status else ''}: {len(orders)}", title_justify="left")
     for column, width in (("number", 9), ("order id", 36), ("customer", 9), ("status", 9), ("total", 7),
                           ("created", 19)):
@@ -331,7 +331,7 @@ def bench(orders: int = typer.Option(200, "--orders", "-n", min=1, help="How man
         def progress(stage: str, count: int) -> None:
             status.update(f"{stage}: {count}/{orders}")
         try:
-            result = asyncio.run(bench_mod.run(demo.url("sales"), orders=orders, concurrency=concurrency,
+            result = asyncio.run(bench_mod.run(client.url("sales"), orders=orders, concurrency=concurrency,
                                                customer=customer, sku=sku, quantity=quantity, timeout=timeout,
                                                rate=rate, progress=progress))
         except httpx.HTTPError as exc:

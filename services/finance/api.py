@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
-from services.finance.handlers import _account, balance
+from services.finance.handlers import balance, credit_account
 from services.runtime.service import Service
 
 
@@ -18,7 +18,7 @@ def router(service: Service) -> APIRouter:
     @api.get("/customers/{customer_id}/credit")
     async def credit(customer_id: str) -> dict[str, Any]:
         async with service.pool.acquire() as conn, conn.transaction():
-            customer, exposure = await _account(conn, customer_id)
+            customer, exposure = await credit_account(conn, customer_id)
         if customer is None:
             raise HTTPException(404, f"no customer {customer_id}")
         return {"customer_id": customer_id, "credit_limit": str(customer["credit_limit"]),

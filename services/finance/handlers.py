@@ -22,7 +22,7 @@ from services.runtime.outbox import Tx
 CENT = Decimal("0.01")
 
 
-async def _account(conn: asyncpg.Connection, customer_id: str) -> tuple[asyncpg.Record | None, Decimal]:
+async def credit_account(conn: asyncpg.Connection, customer_id: str) -> tuple[asyncpg.Record | None, Decimal]:
     """The customer row (locked: reviews for one customer are serialised) and its exposure:
     credit held for open orders + the open balance of its invoices (a credited invoice owes nothing)."""
     customer = await conn.fetchrow("SELECT * FROM customers WHERE customer_id = $1 FOR UPDATE", customer_id)
@@ -76,7 +76,7 @@ def register(consumer: Consumer) -> None:
     @consumer.on(finance.CheckCredit)
     async def check_credit(tx: Tx, cmd: finance.CheckCredit) -> None:
         hold = await tx.conn.fetchrow("SELECT * FROM credit_holds WHERE order_id = $1", cmd.order_id)
-        customer, exposure = await _account(tx.conn, cmd.customer_id)
+        customer, exposure = await credit_account(tx.conn, cmd.customer_id)
         if hold is None:
             if customer is None:
                 reasons = [f"unknown customer {cmd.customer_id}"]
@@ -265,7 +265,7 @@ def register(consumer: Consumer) -> None:
     @consumer.on(finance.ReviewChange)
     async def review_change(tx: Tx, cmd: finance.ReviewChange) -> None:
         proposal = cmd.proposal
-        customer, exposure = await _account(tx.conn, cmd.customer_id)
+        customer, exposure = await credit_account(tx.conn, cmd.customer_id)
         if customer is None:
             reason = f"unknown customer {cmd.customer_id}"
         else:

@@ -150,7 +150,6 @@ class Relay:
             " ORDER BY id LIMIT $1",
             self._settings.relay_batch_size,
         )
-        OUTBOX_PENDING.set(len(rows))
         if not rows:
             return 0
         # Send the whole batch before awaiting acks: the idempotent producer keeps per-partition

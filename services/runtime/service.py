@@ -32,7 +32,7 @@ from contracts.topics import CATALOGUE, messages_on
 from services.runtime.config import Settings
 from services.runtime.consumer import Consumer
 from services.runtime.db import create_pool, migrate
-from services.runtime.outbox import Relay
+from services.runtime.outbox import OUTBOX_PENDING, Relay
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +208,6 @@ class Service:
         async def metrics() -> Response:
             if self.pool is not None:
                 try:
-                    from services.runtime.outbox import OUTBOX_PENDING
                     OUTBOX_PENDING.set(await self.pool.fetchval(
                         "SELECT count(*) FROM outbox WHERE published_at IS NULL"))
                 except Exception:  # noqa: BLE001 - metrics must not fail because the DB is down

@@ -58,8 +58,7 @@ class SagaAnswer(BaseModel):
 def router(service: Service, timings: Timings) -> APIRouter:
     api = APIRouter(tags=["orders"])
 
-    async def act(order_id: uuid.UUID, decide: Callable[[Order, Any], saga.Decision], status_code: int = 202,
-                  response: Response | None = None) -> SagaAnswer:
+    async def act(order_id: uuid.UUID, decide: Callable[[Order, Any], saga.Decision]) -> SagaAnswer:
         """Lock the order, let the saga decide, persist; a refusal is a 409 with the reason."""
         async with service.pool.acquire() as conn, conn.transaction():
             order = await store.lock(conn, str(order_id))

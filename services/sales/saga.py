@@ -190,7 +190,7 @@ class Order(BaseModel):
 
     @property
     def total(self) -> Decimal:
-        return sum((line.unit_price * line.quantity for line in self.lines), Decimal("0.00"))
+        return _total(self.lines)
 
     def quantity(self, sku: str) -> int:
         return next((line.quantity for line in self.lines if line.sku == sku), 0)

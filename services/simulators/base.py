@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -60,7 +61,7 @@ class Simulator:
         envelope = Envelope.wrap(message, correlation_id=cause.correlation_id, producer=self.party,
                                  causation_id=cause.message_id, trace=cause.trace)
         body = envelope.model_dump(mode="json")
-        await self.broker.publish(envelope.model_dump_json().encode(), topic=self.settings.topic(message.TOPIC),
+        await self.broker.publish(json.dumps(body).encode(), topic=self.settings.topic(message.TOPIC),
                                   key=cause.correlation_id.encode(), headers=kafka_headers(body))
 
     def later(self, delay: float, message: Message, cause: Envelope) -> None:

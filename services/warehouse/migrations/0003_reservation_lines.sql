@@ -80,7 +80,7 @@ UPDATE stock_movements SET kind = CASE
     ELSE 'reserved' END;
 ALTER TABLE stock_movements ALTER COLUMN kind SET NOT NULL;
 ALTER TABLE stock_movements ADD CONSTRAINT stock_movements_kind
-    CHECK (kind IN ('opening', 'received', 'shipped', 'reserved', 'released', 'expired', 'adjusted'));
+    CHECK (kind IN ('opening', 'received', 'shipped', 'returned', 'reserved', 'released', 'expired', 'adjusted'));
 CREATE INDEX stock_movements_by_sku ON stock_movements (sku, id);
 
 -- A movement written without a kind (a master-data feed or a seed script that only knows the old
@@ -91,6 +91,7 @@ BEGIN
         NEW.kind := CASE
             WHEN NEW.reason LIKE 'received%' THEN 'received'
             WHEN NEW.reason LIKE 'shipped%' THEN 'shipped'
+            WHEN NEW.reason LIKE 'returned%' THEN 'returned'
             WHEN NEW.reason LIKE 'released%' THEN 'released'
             WHEN NEW.delta_reserved <> 0 THEN 'reserved'
             ELSE 'opening' END;
@@ -103,3 +104,13 @@ CREATE TRIGGER stock_movement_kind BEFORE INSERT ON stock_movements
 -- A reservation may name a SKU the warehouse does not stock (yet): it is a full shortfall, and
 -- goods bought for it create the stock row when they arrive.
 ALTER TABLE reservations DROP CONSTRAINT reservations_sku_fkey;
+
+-- Goods a carrier brought back (logistics.shipment_returned), once per shipment: restocked through
+-- the movement ledger (kind 'returned'), so on_hand = opening + received - shipped + returned.
+CREATE TABLE returns (
+    shipment_id  TEXT PRIMARY KEY,
+    order_id     TEXT NOT NULL,
+    lines        JSONB NOT NULL DEFAULT '[]',
+    returned_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX returns_by_order ON returns (order_id);
