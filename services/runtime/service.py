@@ -28,7 +28,7 @@ from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from contracts.topics import CATALOGUE, messages_on
+from contracts.topics import CATALOGUE, messages_on, topics_read_by
 from services.runtime.config import Settings
 from services.runtime.consumer import Consumer
 from services.runtime.db import create_pool, migrate
@@ -93,6 +93,11 @@ class Service:
     # --- wiring -------------------------------------------------------------------------------
 
     def _subscribe(self, topics: list[str]) -> None:
+        # The catalogue's `readers` become this service's Kafka ACLs: subscribing to anything else
+        # would fail at the broker, so say so at start-up instead.
+        if sorted(topics) != sorted(topics_read_by(self.name)):
+            raise ValueError(f"{self.name} subscribes to {sorted(topics)}, but the topic catalogue lets it read "
+                             f"{sorted(topics_read_by(self.name))}: update contracts/topics.py readers")
         subscriber = self.broker.subscriber(
             *(self.settings.topic(t) for t in topics),
             group_id=self.settings.group_id(),
