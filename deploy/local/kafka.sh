@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Local single-node Apache Kafka (KRaft, combined broker+controller) without Docker.
+# Local single-node Apache Kafka (KRaft, combined broker+controller) without Docker, secured:
+# clients connect with SASL_SSL (SCRAM-SHA-512 over TLS), the StandardAuthorizer denies anything
+# no ACL allows, and the controller listener takes only the broker's own certificate (mutual TLS).
 #
 #   deploy/local/kafka.sh install|start|stop|status|logs [-f|N]|tool <ToolClass> [args]
 #
 # Jars come from Maven Central via deploy/local/pom.xml into .cache/kafka/lib,
-# state lives in .local/kafka (config, data, log, pid). See deploy/local/README.md.
+# state lives in .local/kafka (config, data, log, pid, tls/, users/, clients/). Certificates and the
+# bootstrap passwords (admin, broker) are generated here on first start; the other principals,
+# their ACLs and the topics are created by provisioning (`orderflow provision`).
+# See deploy/local/README.md.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -12,7 +17,8 @@ ROOT="${ORDERFLOW_HOME:-$(cd "$SCRIPT_DIR/../.." && pwd)}"
 ROOT="$(mkdir -p "$ROOT" && cd "$ROOT" && pwd)"
 
 KAFKA_VERSION="${ORDERFLOW_KAFKA_VERSION:-$(sed -n 's|.*<kafka.version>\(.*\)</kafka.version>.*|\1|p' "$SCRIPT_DIR/pom.xml")}"
-KAFKA_HOST=127.0.0.1
+KAFKA_HOST="${ORDERFLOW_KAFKA_HOST:-127.0.0.1}"      # listen and advertise address
+CERT_SANS="${ORDERFLOW_KAFKA_CERT_SANS:-}"           # extra names for the broker certificate, comma-separated
 KAFKA_PORT="${ORDERFLOW_KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${ORDERFLOW_KAFKA_CONTROLLER_PORT:-9093}"
 START_TIMEOUT="${ORDERFLOW_KAFKA_START_TIMEOUT:-90}"
@@ -31,6 +37,10 @@ PID_FILE="$STATE_DIR/kafka.pid"
 CLUSTER_ID_FILE="$STATE_DIR/cluster.id"
 FORMAT_PORTS_FILE="$STATE_DIR/formatted-with"
 PROBE="$SCRIPT_DIR/kafka_probe.py"
+TLS_DIR="$STATE_DIR/tls"
+USERS_DIR="$STATE_DIR/users"
+CLIENTS_DIR="$STATE_DIR/clients"
+SECURITY_LAYOUT="sasl_ssl-scram512-mtls-controller-v1"
 
 log() { echo "[kafka] $*"; }
 err() { echo "[kafka] ERROR: $*" >&2; }
@@ -106,14 +116,14 @@ pid_is_ours() {
 # Prints probe output; returns 0 answering, 1 nothing listening, 2 not kafka, 3 kafka not ready.
 probe() {
   if command -v python3 >/dev/null 2>&1; then
-    python3 "$PROBE" "$KAFKA_HOST" "$KAFKA_PORT" 3
+    python3 "$PROBE" "$KAFKA_HOST" "$KAFKA_PORT" 3 --cafile "$TLS_DIR/ca.crt"
   else
     # Fallback without python: TCP check, then a JVM admin call (~2 s).
     if ! (exec 3<>"/dev/tcp/$KAFKA_HOST/$KAFKA_PORT") 2>/dev/null; then
       echo "not listening"; return 1
     fi
     if java -cp "$(CP)" org.apache.kafka.tools.BrokerApiVersionsCommand \
-        --bootstrap-server "$KAFKA_HOST:$KAFKA_PORT" >/dev/null 2>&1; then
+        --bootstrap-server "$KAFKA_HOST:$KAFKA_PORT" --command-config "$CLIENTS_DIR/admin.properties" >/dev/null 2>&1; then
       echo "kafka answering"; return 0
     fi
     echo "listening, but not answering as kafka"; return 2
@@ -124,19 +134,128 @@ port_listener() {
   ss -ltnpH "sport = :$1" 2>/dev/null | sed -n 's/.*users:(\(.*\))/\1/p' | head -1
 }
 
+# ---------------------------------------------------------------- secrets
+
+new_secret() { openssl rand -hex 24; }
+
+# A secret file (mode 0600), created once.
+ensure_secret_file() {
+  [ -s "$1" ] && return 0
+  (umask 077 && new_secret >"$1")
+}
+
+san_list() {
+  local sans="IP:127.0.0.1,DNS:localhost" item
+  case "$KAFKA_HOST" in
+    127.0.0.1|localhost) ;;
+    *[!0-9.]*) sans="$sans,DNS:$KAFKA_HOST" ;;
+    *) sans="$sans,IP:$KAFKA_HOST" ;;
+  esac
+  local IFS=,
+  for item in $CERT_SANS; do
+    item="${item// /}"
+    [ -n "$item" ] || continue
+    case "$item" in
+      IP:*|DNS:*) sans="$sans,$item" ;;
+      *[!0-9.]*) sans="$sans,DNS:$item" ;;
+      *) sans="$sans,IP:$item" ;;
+    esac
+  done
+  echo "$sans"
+}
+
+# A local CA, and a broker certificate (CN=broker, the super user's name on the controller
+# listener) signed by it for every address clients use. Re-issued when the address list changes.
+ensure_tls() {
+  if ! command -v openssl >/dev/null 2>&1; then
+    log "installing openssl via apt-get (to generate the local certificates)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+  fi
+  (umask 077 && mkdir -p "$TLS_DIR" "$USERS_DIR" "$CLIENTS_DIR")
+  chmod 700 "$TLS_DIR" "$USERS_DIR" "$CLIENTS_DIR"
+  if [ ! -s "$TLS_DIR/ca.key" ] || [ ! -s "$TLS_DIR/ca.crt" ]; then
+    log "generating a local certificate authority in $TLS_DIR"
+    (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 \
+      -subj "/CN=orderflow local CA/O=orderflow" -keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.crt" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null)
+    chmod 644 "$TLS_DIR/ca.crt"
+    rm -f "$TLS_DIR/broker.p12"
+  fi
+  local sans
+  sans="$(san_list)"
+  if [ -s "$TLS_DIR/broker.p12" ] && [ "$(cat "$TLS_DIR/broker.sans" 2>/dev/null)" = "$sans" ]; then
+    return 0
+  fi
+  log "issuing the broker certificate for $sans"
+  ensure_secret_file "$TLS_DIR/keystore.password"
+  local tmp="$TLS_DIR/tmp.$$"
+  (umask 077 && mkdir -p "$tmp")
+  (umask 077 && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=broker/O=orderflow" \
+    -keyout "$tmp/broker.key" -out "$tmp/broker.csr" 2>/dev/null)
+  printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature,keyAgreement\n' \
+    "$sans" >"$tmp/ext.cnf"
+  openssl x509 -req -in "$tmp/broker.csr" -CA "$TLS_DIR/ca.crt" -CAkey "$TLS_DIR/ca.key" -CAcreateserial \
+    -days 825 -extfile "$tmp/ext.cnf" -out "$tmp/broker.crt" 2>/dev/null
+  (umask 077 && openssl pkcs12 -export -name broker -in "$tmp/broker.crt" -inkey "$tmp/broker.key" \
+    -certfile "$TLS_DIR/ca.crt" -out "$TLS_DIR/broker.p12" -passout "file:$TLS_DIR/keystore.password")
+  rm -rf "$tmp" "$TLS_DIR/ca.srl"
+  echo "$sans" >"$TLS_DIR/broker.sans"
+}
+
+# The two principals the broker needs before provisioning can run: `broker` (inter-broker) and
+# `admin` (provisioning). Their SCRAM credentials go into the metadata log when storage is formatted.
+ensure_bootstrap_users() {
+  ensure_secret_file "$USERS_DIR/broker.password"
+  ensure_secret_file "$USERS_DIR/admin.password"
+  (umask 077 && cat >"$CLIENTS_DIR/admin.properties" <<EOF
+# Generated by deploy/local/kafka.sh: Kafka's Java tools as the admin principal (--command-config).
+bootstrap.servers=$KAFKA_HOST:$KAFKA_PORT
+security.protocol=SASL_SSL
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$(cat "$USERS_DIR/admin.password")";
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS_DIR/ca.crt
+EOF
+  )
+}
+
 write_config() {
   mkdir -p "$STATE_DIR" "$DATA_DIR"
-  cat >"$CONFIG" <<EOF
-# Generated by deploy/local/kafka.sh - edits are overwritten on every start.
+  local keystore_password
+  keystore_password="$(cat "$TLS_DIR/keystore.password")"
+  (umask 077 && cat >"$CONFIG" <<EOF
+# Generated by deploy/local/kafka.sh - edits are overwritten on every start. Holds secrets (0600).
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=$KAFKA_HOST:$CONTROLLER_PORT
-listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$CONTROLLER_PORT
-inter.broker.listener.name=PLAINTEXT
+listeners=SASL_SSL://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$CONTROLLER_PORT
+advertised.listeners=SASL_SSL://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$CONTROLLER_PORT
+inter.broker.listener.name=SASL_SSL
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:SSL,SASL_SSL:SASL_SSL
 log.dirs=$DATA_DIR
+
+# Clients: SCRAM-SHA-512 over TLS. The broker talks to itself as the super user "broker".
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" password="$(cat "$USERS_DIR/broker.password")";
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$TLS_DIR/broker.p12
+ssl.keystore.password=$keystore_password
+ssl.key.password=$keystore_password
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS_DIR/ca.crt
+# The controller listener takes only certificates from our CA (the broker's own, CN=broker).
+listener.name.controller.ssl.client.auth=required
+ssl.principal.mapping.rules=RULE:^(.*,)?CN=([a-zA-Z0-9._-]+)(,.*)?\$/\$2/,DEFAULT
+
+# Nothing is allowed unless an ACL (generated from the topic catalogue) allows it.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:broker;User:admin
+EOF
+  )
+  cat >>"$CONFIG" <<EOF
 
 # Topics are created explicitly by the services / tests.
 auto.create.topics.enable=false
@@ -198,7 +317,9 @@ EOF
 }
 
 # kafka.sh tool TopicCommand --list  ->  runs org.apache.kafka.tools.TopicCommand
-# with --bootstrap-server added when not given. Class may be short or fully qualified.
+# with --bootstrap-server and the client config of a principal (admin unless
+# ORDERFLOW_KAFKA_TOOL_PRINCIPAL names another one provisioned in .local/kafka/clients/)
+# added when not given. Class may be short or fully qualified.
 cmd_tool() {
   [ $# -ge 1 ] || { echo "usage: $0 tool <ToolClass> [args...]" >&2; exit 2; }
   lib_complete || cmd_install >&2
@@ -210,20 +331,36 @@ cmd_tool() {
     ConsumerGroupCommand|ShareGroupCommand) cls="org.apache.kafka.tools.consumer.group.$cls" ;;
     *) cls="org.apache.kafka.tools.$cls" ;;
   esac
-  local args=("$@")
+  local args=("$@") short="${cls##*.}"
   case " $* " in
     *" --bootstrap-server "*|*" --bootstrap-controller "*|*" --help "*) ;;
     *) args=(--bootstrap-server "$KAFKA_HOST:$KAFKA_PORT" "${args[@]}") ;;
+  esac
+  local principal="${ORDERFLOW_KAFKA_TOOL_PRINCIPAL:-admin}" config_flag=--command-config
+  case "$short" in
+    ConsoleConsumer|ConsoleShareConsumer) config_flag=--consumer.config ;;
+    ConsoleProducer) config_flag=--producer.config ;;
+    ProducerPerformance) config_flag=--producer.config ;;
+  esac
+  case " $* " in
+    *" --help "*|*" --command-config "*|*" --consumer.config "*|*" --producer.config "*) ;;
+    *) if [ -f "$CLIENTS_DIR/$principal.properties" ]; then
+         args+=("$config_flag" "$CLIENTS_DIR/$principal.properties")
+       else
+         err "no client config for principal '$principal' in $CLIENTS_DIR (start the broker / run provisioning)"
+         exit 1
+       fi ;;
   esac
   exec java -Dlog4j2.configurationFile="$TOOLS_LOG4J_CONFIG" -cp "$(CP)" "$cls" "${args[@]}"
 }
 
 format_storage() {
-  local want="kafka=$KAFKA_PORT controller=$CONTROLLER_PORT"
+  local want="kafka=$KAFKA_PORT controller=$CONTROLLER_PORT host=$KAFKA_HOST security=$SECURITY_LAYOUT"
   if [ -f "$DATA_DIR/meta.properties" ]; then
     if [ -f "$FORMAT_PORTS_FILE" ] && [ "$(cat "$FORMAT_PORTS_FILE")" != "$want" ]; then
       err "storage in $DATA_DIR was formatted with '$(cat "$FORMAT_PORTS_FILE")' but now '$want';"
-      err "the KRaft voter endpoint is baked into the log. Reset with: $0 stop && rm -rf $STATE_DIR"
+      err "the KRaft voter endpoint and the bootstrap SCRAM users are baked into the log."
+      err "Reset (this deletes the local topics) with: $0 stop && rm -rf $STATE_DIR"
       exit 1
     fi
     log "storage already formatted (cluster id $(cat "$CLUSTER_ID_FILE" 2>/dev/null || echo '?'))"
@@ -235,8 +372,13 @@ format_storage() {
   local cid
   cid="$(cat "$CLUSTER_ID_FILE")"
   log "formatting storage $DATA_DIR (cluster id $cid, standalone controller)"
+  # The bootstrap users' SCRAM credentials are written into the metadata log here (KRaft has no
+  # other way to create the first user). The passwords pass through the command line once.
   java -Dlog4j2.configurationFile="$LOG4J_CONFIG" -cp "$(CP)" kafka.tools.StorageTool format \
-    --standalone -t "$cid" -c "$CONFIG" >"$STATE_DIR/format.log" 2>&1 || {
+    --standalone -t "$cid" -c "$CONFIG" \
+    --add-scram "SCRAM-SHA-512=[name=broker,password=$(cat "$USERS_DIR/broker.password")]" \
+    --add-scram "SCRAM-SHA-512=[name=admin,password=$(cat "$USERS_DIR/admin.password")]" \
+    >"$STATE_DIR/format.log" 2>&1 || {
     err "storage format failed:"; cat "$STATE_DIR/format.log" >&2; exit 1; }
   echo "$want" >"$FORMAT_PORTS_FILE"
 }
@@ -315,6 +457,9 @@ cmd_start() {
 
   cmd_install
   self_ignore "$ROOT/.local"
+  mkdir -p "$STATE_DIR"
+  ensure_tls
+  ensure_bootstrap_users
   write_config
   format_storage
 

@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
 """Tiny dependency-free Kafka liveness probe (stdlib only, ~50 ms vs ~2 s for a JVM tool).
 
-Usage: kafka_probe.py HOST PORT [TIMEOUT_S]
+Usage: kafka_probe.py HOST PORT [TIMEOUT_S] [--cafile CA.crt]
 
 Sends ApiVersions v0 (any Kafka broker answers it) and then Metadata v4
 (the oldest Metadata version Kafka 4.x still accepts, KIP-896).
+
+With --cafile the listener is SASL_SSL: the probe completes a TLS handshake that
+verifies the broker's certificate against that CA, and sends ApiVersions, which a
+SASL listener answers before authentication (KIP-43). It cannot send Metadata
+without credentials, so "answering" then means: TLS up, Kafka speaking.
 
 Exit codes:
   0  a Kafka broker answered and lists >= 1 live broker; prints
@@ -14,6 +19,7 @@ Exit codes:
   3  it is Kafka but not ready yet (no brokers in metadata / error)
 """
 import socket
+import ssl
 import struct
 import sys
 
@@ -67,14 +73,28 @@ class _Reader:
 
 
 def main():
-    host, port = sys.argv[1], int(sys.argv[2])
-    timeout = float(sys.argv[3]) if len(sys.argv) > 3 else 3.0
+    args = sys.argv[1:]
+    cafile = None
+    if "--cafile" in args:
+        at = args.index("--cafile")
+        cafile = args[at + 1]
+        del args[at:at + 2]
+    host, port = args[0], int(args[1])
+    timeout = float(args[2]) if len(args) > 2 else 3.0
     try:
         sock = socket.create_connection((host, port), timeout=timeout)
     except OSError as e:
         print("not listening: %s" % e)
         return 1
     sock.settimeout(timeout)
+    if cafile:
+        try:
+            context = ssl.create_default_context(cafile=cafile)
+            sock = context.wrap_socket(sock, server_hostname=host)
+        except (OSError, ssl.SSLError) as e:
+            sock.close()
+            print("listening, but no TLS handshake with our CA (%s)" % e)
+            return 2
     with sock:
         # ApiVersions v0: empty body. Response: error_code, [api_key, min, max]
         try:
@@ -92,6 +112,9 @@ def main():
         except (OSError, EOFError, ValueError, struct.error) as e:
             print("listening, but not a Kafka broker (%s)" % e)
             return 2
+        if cafile:
+            print("kafka answering over TLS (SASL_SSL, %d APIs)" % len(apis))
+            return 0
         # Metadata v4: topics = null (-1) -> all topics; allow_auto_topic_creation=false
         try:
             r = _Reader(_request(sock, 3, 4, 2, struct.pack(">ib", -1, 0)))

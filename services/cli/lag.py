@@ -11,6 +11,8 @@ from rich.table import Table
 
 from services.cli.stack import SERVICES, SIMULATORS
 from services.runtime.config import Settings
+from services.runtime.kafka_acl import MONITOR
+from services.runtime.kafka_security import client_kwargs
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,10 @@ def our_groups(settings: Settings) -> list[str]:
 
 
 async def collect(settings: Settings, group: str | None = None, all_groups: bool = False) -> list[PartitionLag]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="orderflow-cli",
-                                request_timeout_ms=5000)
+    """Committed and end offsets, read as the `monitor` principal (it may describe every group and
+    topic of the environment, and read no data)."""
+    kafka = client_kwargs(settings if settings.kafka_username else settings.as_principal(MONITOR))
+    admin = AIOKafkaAdminClient(client_id="orderflow-cli", request_timeout_ms=5000, **kafka)
     await admin.start()
     try:
         existing = sorted({g[0] for g in await admin.list_consumer_groups()})
@@ -53,8 +57,8 @@ async def collect(settings: Settings, group: str | None = None, all_groups: bool
     partitions = sorted({tp for offsets in committed.values() for tp in offsets})
     if not partitions:
         return []
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, client_id="orderflow-cli",
-                                enable_auto_commit=False, request_timeout_ms=5000)
+    consumer = AIOKafkaConsumer(client_id="orderflow-cli", enable_auto_commit=False, request_timeout_ms=5000,
+                                **kafka)
     await consumer.start()
     try:
         ends = await consumer.end_offsets(partitions)

@@ -16,8 +16,8 @@ from rich.table import Table
 from contracts.topics import CATALOGUE
 from services.cli import client, demo, lag as lag_mod
 from services.cli.client import call, console, err_console, fail, json_or_fail, status_text
+from services.cli.provisioning import acl_app, provision as provision_environment
 from services.cli.stack import SERVICES, SIMULATORS, Stack
-from services.cli.topics import ensure_topics
 from services.runtime.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +31,7 @@ dlq_app = typer.Typer(help="Dead letters recorded by the services.", no_args_is_
 app.add_typer(order_app, name="order")
 app.add_typer(topics_app, name="topics")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(acl_app, name="acl")
 
 
 def stack() -> Stack:
@@ -48,18 +49,6 @@ def infra(name: str, action: str, quiet: bool = False) -> int:
 
 
 # --- up / down / status ---------------------------------------------------------------------
-
-def provision_topics() -> None:
-    settings = Settings()
-    try:
-        report = asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topic_prefix))
-    except Exception as exc:  # noqa: BLE001 - any Kafka failure is reported, not dumped
-        raise fail(f"creating topics on {settings.kafka_bootstrap} failed: {exc or type(exc).__name__}") from None
-    console.print(f"topics: [green]{len(report.created)} created[/], {len(report.existing)} existing"
-                  + (f" ({', '.join(report.created)})" if report.created else ""), highlight=False)
-    for problem in report.problems:
-        err_console.print(f"[yellow]topic problem:[/] {problem}", highlight=False)
-
 
 def wait_ready(st: Stack, timeout: float = 90.0) -> None:
     pending = list(SERVICES)
@@ -87,8 +76,8 @@ def up(run_demo: bool = typer.Option(True, "--demo/--no-demo", help="Place demo 
         console.rule(name)
         if infra(name, "start") != 0:
             raise fail(f"{INFRA[name].relative_to(ROOT)} start failed (see its output above)")
-    console.rule("topics")
-    provision_topics()
+    console.rule("provisioning")
+    provision_environment()
     console.rule("services")
     st = stack()
     for name in (*SERVICES, *SIMULATORS):
@@ -242,10 +231,21 @@ def order_list(status: Optional[str] = typer.Option(None, "--status", help="e.g.
 
 # --- topics, lag, dead letters, logs ---------------------------------------------------------
 
+@app.command()
+def provision(kafka: bool = typer.Option(True, "--kafka/--no-kafka", help="Topics, Kafka users and ACLs."),
+              databases: bool = typer.Option(True, "--databases/--no-databases",
+                                             help="PostgreSQL roles and databases."),
+              prune: bool = typer.Option(False, "--prune", help="Delete ACLs the catalogue does not grant.")) -> None:
+    """Create what the environment needs, idempotently: the catalogue's topics, one Kafka user per
+    principal with the ACLs the catalogue grants it, one PostgreSQL role and database per service.
+    Runs as Kafka `admin` and PostgreSQL `orderflow_admin` (ORDERFLOW_KAFKA_USERNAME/PG_USER to override)."""
+    provision_environment(kafka=kafka, databases=databases, prune=prune)
+
+
 @topics_app.command("create")
 def topics_create() -> None:
-    """Create the catalogue's topics (with ORDERFLOW_TOPIC_PREFIX) that are missing."""
-    provision_topics()
+    """Create the catalogue's topics, Kafka users and ACLs that are missing (same as `provision --no-databases`)."""
+    provision_environment(databases=False)
 
 
 @topics_app.command("list")

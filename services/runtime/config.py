@@ -1,10 +1,22 @@
-"""Settings from environment variables (prefix ORDERFLOW_), with defaults for the local stack."""
+"""Settings from environment variables (prefix ORDERFLOW_), with defaults for the local stack.
+
+Secrets (Kafka and PostgreSQL passwords) come from the environment or from files (`*_FILE`, the
+way container platforms mount secrets); locally they default to the files that provisioning
+generated under the state directory (`$ORDERFLOW_HOME/.local`). They are `SecretStr`, so a settings
+dump or a log line never shows them.
+"""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 DEFAULT_HTTP_PORTS = {
     "sales": 8081,
@@ -15,22 +27,49 @@ DEFAULT_HTTP_PORTS = {
 }
 
 
+class MissingSecret(RuntimeError):
+    """A credential is neither in the environment nor in the file it should be in."""
+
+
+def read_secret(path: Path, what: str) -> str:
+    try:
+        value = path.read_text().strip()
+    except OSError as exc:
+        raise MissingSecret(f"{what}: cannot read {path} ({exc.strerror}); set it in the environment or run "
+                            f"provisioning (`orderflow provision`)") from None
+    if not value:
+        raise MissingSecret(f"{what}: {path} is empty")
+    return value
+
+
 class Settings(BaseSettings):
     """Shared settings. A department subclasses it for its own knobs."""
 
     model_config = SettingsConfigDict(env_prefix="ORDERFLOW_", extra="ignore")
 
     service: str = ""
+    home: Path = REPO_ROOT            # ORDERFLOW_HOME: where .local/ (state, generated secrets) lives
+    state_dir: Path | None = None     # default: <home>/.local
+
     kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_security_protocol: Literal["SASL_SSL", "SSL", "SASL_PLAINTEXT", "PLAINTEXT"] = "SASL_SSL"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_username: str = ""          # default: the service's own principal
+    kafka_password: SecretStr | None = None
+    kafka_password_file: Path | None = None   # default: <state>/kafka/users/<username>.password
+    kafka_ca_file: Path | None = None         # default: <state>/kafka/tls/ca.crt when it exists, else system CAs
+    kafka_check_hostname: bool = True
     topic_prefix: str = ""            # e.g. "staging." — lets several environments share a cluster
     group_prefix: str = ""            # consumer-group prefix, same idea
 
     pg_host: str = "127.0.0.1"
     pg_port: int = 5433
-    pg_user: str = "orderflow"
-    pg_password: str = "orderflow"
+    pg_user: str = ""                 # default: orderflow_<service>, the service's own role
+    pg_password: SecretStr | None = None
+    pg_password_file: Path | None = None      # default: <state>/postgres/roles/<user>.password
+    pg_sslmode: str | None = None     # e.g. verify-full when PostgreSQL is on another host
     db_prefix: str = "orderflow_"
-    database_url: str | None = None   # ORDERFLOW_<SERVICE>_DATABASE_URL wins, see dsn()
+    database_url: SecretStr | None = None     # ORDERFLOW_<SERVICE>_DATABASE_URL wins, see dsn()
     db_pool_size: int = 10
 
     http_host: str = "127.0.0.1"
@@ -45,12 +84,61 @@ class Settings(BaseSettings):
     def _service_env(self, suffix: str) -> str | None:
         return os.environ.get(f"ORDERFLOW_{self.service.upper()}_{suffix}")
 
-    def dsn(self) -> str:
-        explicit = self._service_env("DATABASE_URL") or self.database_url
+    def state(self) -> Path:
+        return self.state_dir or self.home / ".local"
+
+    # --- PostgreSQL ------------------------------------------------------------------------------
+
+    def db_role(self) -> str:
+        return self.pg_user or f"orderflow_{self.service}"
+
+    def db_name(self) -> str:
+        return f"{self.db_prefix}{self.service}"
+
+    def db_password(self) -> str:
+        if self.pg_password is not None:
+            return self.pg_password.get_secret_value()
+        path = self.pg_password_file or self.state() / "postgres" / "roles" / f"{self.db_role()}.password"
+        return read_secret(path, f"PostgreSQL password of role {self.db_role()}")
+
+    def dsn(self, database: str | None = None) -> str:
+        """Connection URL of this service's database (or `database` on the same server). Holds the
+        password: never log it (db.redact)."""
+        explicit = self._service_env("DATABASE_URL") or (
+            self.database_url.get_secret_value() if self.database_url else None)
         if explicit:
             return explicit
-        return (f"postgresql://{self.pg_user}:{self.pg_password}@{self.pg_host}:{self.pg_port}/"
-                f"{self.db_prefix}{self.service}")
+        url = (f"postgresql://{quote(self.db_role(), safe='')}:{quote(self.db_password(), safe='')}"
+               f"@{self.pg_host}:{self.pg_port}/{database or self.db_name()}")
+        return f"{url}?sslmode={self.pg_sslmode}" if self.pg_sslmode else url
+
+    # --- Kafka -----------------------------------------------------------------------------------
+
+    def kafka_principal(self) -> str:
+        return self.kafka_username or self.service
+
+    def kafka_secret(self) -> str:
+        if self.kafka_password is not None:
+            return self.kafka_password.get_secret_value()
+        path = self.kafka_password_file or self.state() / "kafka" / "users" / f"{self.kafka_principal()}.password"
+        return read_secret(path, f"Kafka password of principal {self.kafka_principal()!r}")
+
+    def kafka_ca(self) -> Path | None:
+        if self.kafka_ca_file:
+            return self.kafka_ca_file
+        local = self.state() / "kafka" / "tls" / "ca.crt"
+        return local if local.exists() else None
+
+    def as_principal(self, principal: str) -> "Settings":
+        """The same environment seen by another Kafka principal (e.g. the CLI acting as `admin` or
+        `monitor`): its password comes from its own local file unless this settings object was
+        configured for exactly that principal."""
+        if self.kafka_username == principal:
+            return self
+        return self.model_copy(update={"kafka_username": principal, "kafka_password": None,
+                                       "kafka_password_file": None})
+
+    # --- HTTP, topics, groups ----------------------------------------------------------------------
 
     def port(self) -> int:
         explicit = self._service_env("PORT")

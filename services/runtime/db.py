@@ -23,40 +23,26 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-async def ensure_database(dsn: str) -> None:
-    """Create the service's database when it does not exist (needs CREATEDB; the local stack has it)."""
-    try:
-        conn = await asyncpg.connect(dsn)
-    except asyncpg.InvalidCatalogNameError:
-        parts = urlsplit(dsn)
-        name = parts.path.lstrip("/")
-        admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-            log.info("created database %s", name)
-        except asyncpg.DuplicateDatabaseError:
-            pass
-        finally:
-            await admin.close()
-    else:
-        await conn.close()
-
-
 async def create_pool(dsn: str, size: int = 10, wait_seconds: float = 60.0) -> asyncpg.Pool:
-    """Connect, waiting for the database to come up (a restart of PostgreSQL is not fatal)."""
+    """Connect, waiting for the database to come up (a restart of PostgreSQL is not fatal). The
+    database and the service's role are created by provisioning (`orderflow provision`): a service
+    owns its database but may not create one."""
     deadline = asyncio.get_running_loop().time() + wait_seconds
     while True:
         try:
-            await ensure_database(dsn)
             return await asyncpg.create_pool(dsn, min_size=1, max_size=size, init=_init_connection)
-        except (OSError, asyncpg.CannotConnectNowError, asyncpg.PostgresConnectionError) as exc:
+        except (OSError, asyncpg.CannotConnectNowError, asyncpg.PostgresConnectionError,
+                asyncpg.InvalidCatalogNameError) as exc:
+            if isinstance(exc, asyncpg.InvalidCatalogNameError):
+                exc = RuntimeError(f"{exc}; run provisioning (`orderflow provision`)")
             if asyncio.get_running_loop().time() > deadline:
-                raise RuntimeError(f"database unreachable at {_redact(dsn)}: {exc}") from exc
-            log.warning("database not reachable yet (%s); retrying", exc)
+                raise RuntimeError(f"database unreachable at {redact(dsn)}: {exc}") from None
+            log.warning("database %s not reachable yet (%s); retrying", redact(dsn), exc)
             await asyncio.sleep(1.0)
 
 
-def _redact(dsn: str) -> str:
+def redact(dsn: str) -> str:
+    """The URL without its password, for messages and logs."""
     parts = urlsplit(dsn)
     host = parts.hostname or ""
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}:{parts.port}"))

@@ -32,6 +32,7 @@ from contracts.topics import CATALOGUE, messages_on, topics_read_by
 from services.runtime.config import Settings
 from services.runtime.consumer import Consumer
 from services.runtime.db import create_pool, migrate
+from services.runtime.kafka_security import faststream_security
 from services.runtime.outbox import OUTBOX_PENDING, Relay
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ async def _tolerant_parser(records: Any, parse: Callable[[Any], Awaitable[Any]])
 def make_broker(settings: Settings, **kwargs: Any) -> KafkaBroker:
     return KafkaBroker(
         settings.kafka_bootstrap,
+        security=faststream_security(settings),   # SASL_SSL + SCRAM by default: the broker enforces ACLs
         client_id=f"orderflow-{settings.service}",
         enable_idempotence=True,
         acks="all",

@@ -1,10 +1,12 @@
-"""End-to-end harness: a whole orderflow stack (5 services + 2 simulators as real processes)
-against the real Kafka broker and PostgreSQL server.
+"""End-to-end harness: a whole orderflow stack (5 services + 3 simulators as real processes)
+against the real, secured Kafka broker (SASL_SSL, ACLs) and PostgreSQL server (a role per service).
 
 Each test session gets its own topic prefix, consumer-group prefix, databases and HTTP ports, so
-it never touches the demo stack from `make up` and leaves nothing behind (topics and databases
-are dropped at the end). The infrastructure itself is started by `deploy/local/*.sh` (idempotent);
-endpoints given in the environment (ORDERFLOW_KAFKA_BOOTSTRAP, ORDERFLOW_PG_*) are used as is.
+it never touches the demo stack from `make up` and leaves nothing behind (topics, their ACLs and
+databases are dropped at the end). The infrastructure itself is started by `deploy/local/*.sh`
+(idempotent) and provisioned like any environment (`services/provisioning`); endpoints given in
+the environment (ORDERFLOW_KAFKA_BOOTSTRAP, ORDERFLOW_PG_*) are used as is. The tests use the same
+identities as the services: a message "from finance" is written with finance's credentials.
 """
 
 from __future__ import annotations
@@ -26,9 +28,13 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts.envelope import Envelope, Message, kafka_headers
+from contracts.topics import CATALOGUE
 from services.cli.stack import SERVICES, Stack
-from services.cli.topics import delete_topics, ensure_topics
+from services.provisioning.kafka import (delete_environment_acls, delete_environment_groups, delete_topics,
+                                         provision_kafka)
+from services.provisioning.postgres import drop_databases, provision_databases
 from services.runtime.config import Settings
+from services.runtime.kafka_security import client_kwargs
 
 ROOT = Path(__file__).resolve().parents[2]
 FINAL = {"completed", "rejected", "cancelled"}
@@ -56,6 +62,10 @@ class E2E:
         self.settings = settings
         self.run_id = run_id
         self.http = httpx.Client(timeout=10)
+        self._tokens: list[str] = []          # bearer tokens handed out, for the log check
+
+    def issued_tokens(self) -> list[str]:
+        return list(self._tokens)
 
     # --- orders through the public API -------------------------------------------------------
 
@@ -107,7 +117,8 @@ class E2E:
     # --- direct inspection of each department's own database --------------------------------
 
     async def db(self, service: str) -> asyncpg.Connection:
-        return await asyncpg.connect(Settings(service=service, db_prefix=self.settings.db_prefix).dsn())
+        """A connection to a department's database, as that department's own role."""
+        return await asyncpg.connect(self.settings.model_copy(update={"service": service}).dsn())
 
     async def rows(self, service: str, sql: str, *args: Any) -> list[asyncpg.Record]:
         conn = await self.db(service)
@@ -121,9 +132,15 @@ class E2E:
     def topic(self, logical: str) -> str:
         return self.settings.topic(logical)
 
+    def kafka(self, principal: str) -> dict[str, Any]:
+        """aiokafka client settings for one of the environment's Kafka principals."""
+        return client_kwargs(self.settings.as_principal(principal))
+
     async def publish_raw(self, logical_topic: str, value: bytes, key: bytes | None = None,
-                          headers: list[tuple[str, bytes]] | None = None) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all")
+                          headers: list[tuple[str, bytes]] | None = None, principal: str | None = None) -> None:
+        """Write one record, by default as the topic's first allowed writer (per the catalogue)."""
+        principal = principal or sorted(CATALOGUE[logical_topic].writers)[0]
+        producer = AIOKafkaProducer(acks="all", enable_idempotence=True, **self.kafka(principal))
         await producer.start()
         try:
             await producer.send_and_wait(self.topic(logical_topic), value, key=key, headers=headers)
@@ -131,17 +148,19 @@ class E2E:
             await producer.stop()
 
     async def publish(self, message: Message, *, correlation_id: str, producer: str = "integration",
-                      envelope: Envelope | None = None) -> Envelope:
+                      envelope: Envelope | None = None, principal: str | None = None) -> Envelope:
         envelope = envelope or Envelope.wrap(message, correlation_id=correlation_id, producer=producer)
         body = envelope.model_dump(mode="json")
         await self.publish_raw(message.TOPIC, json.dumps(body).encode(), key=correlation_id.encode(),
-                               headers=[(k, v.encode()) for k, v in kafka_headers(body).items()])
+                               headers=[(k, v.encode()) for k, v in kafka_headers(body).items()], principal=principal)
         return envelope
 
-    async def read_topic(self, logical_topic: str, *, until: Any = None, timeout: float = 20.0) -> list[dict]:
-        """Every record on the topic from the beginning (JSON bodies), until `until(records)` is true."""
-        consumer = AIOKafkaConsumer(self.topic(logical_topic), bootstrap_servers=self.settings.kafka_bootstrap,
-                                    auto_offset_reset="earliest", enable_auto_commit=False, group_id=None)
+    async def read_topic(self, logical_topic: str, *, until: Any = None, timeout: float = 20.0,
+                         principal: str = "admin") -> list[dict]:
+        """Every record on the topic from the beginning (JSON bodies), until `until(records)` is true.
+        Read as `admin` unless a principal is given (tests inspect any topic)."""
+        consumer = AIOKafkaConsumer(self.topic(logical_topic), auto_offset_reset="earliest", enable_auto_commit=False,
+                                    group_id=None, **self.kafka(principal))
         await consumer.start()
         records: list[dict] = []
         deadline = time.monotonic() + timeout
@@ -197,8 +216,10 @@ def e2e() -> Iterator[E2E]:
     }
     settings = Settings(topic_prefix=env["ORDERFLOW_TOPIC_PREFIX"], group_prefix=env["ORDERFLOW_GROUP_PREFIX"],
                         db_prefix=env["ORDERFLOW_DB_PREFIX"])
-    report = asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topic_prefix))
-    assert not report.problems, report.problems
+    report = asyncio.run(provision_kafka(settings, topic_prefix=settings.topic_prefix,
+                                         group_prefix=settings.group_prefix))
+    assert not report.topics.problems, report.topics.problems
+    asyncio.run(provision_databases(settings))
     ports = {name: _free_port() for name in SERVICES}
     stack = Stack(run_dir=ROOT / ".local" / "test-runs" / run_id, env=env, ports=ports)
     stack.start_all()
@@ -212,11 +233,8 @@ def e2e() -> Iterator[E2E]:
 
 
 async def _drop_everything(settings: Settings) -> None:
-    await delete_topics(settings.kafka_bootstrap, settings.topic_prefix)
-    admin = await asyncpg.connect(Settings(service="postgres", db_prefix="").dsn())
-    try:
-        for service in SERVICES:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{settings.db_prefix}{service}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await delete_topics(settings, settings.topic_prefix)
+    await asyncio.to_thread(delete_environment_groups, settings, settings.group_prefix)
+    await asyncio.to_thread(delete_environment_acls, settings, settings.topic_prefix, settings.group_prefix)
+    await drop_databases(settings, settings.db_prefix)
 

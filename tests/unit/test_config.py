@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from services.runtime.config import DEFAULT_HTTP_PORTS, Settings
+from services.runtime.config import DEFAULT_HTTP_PORTS, MissingSecret, Settings
 
 
 @pytest.fixture(autouse=True)
@@ -44,15 +44,65 @@ def test_service_from_env(monkeypatch):
     assert settings.service == "logistics" and settings.port() == 9004 and settings.group_id() == "logistics"
 
 
-def test_default_dsn():
-    assert Settings(service="sales").dsn() == "postgresql://orderflow:orderflow@127.0.0.1:5433/orderflow_sales"
+def _secret(path, value):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(value + "\n")
 
 
-def test_pg_settings_from_env(monkeypatch):
+def test_default_dsn_uses_the_services_own_role_and_its_generated_password(monkeypatch, tmp_path):
+    monkeypatch.setenv("ORDERFLOW_HOME", str(tmp_path))
+    _secret(tmp_path / ".local/postgres/roles/orderflow_sales.password", "s3cret")
+    assert Settings(service="sales").dsn() == "postgresql://orderflow_sales:s3cret@127.0.0.1:5433/orderflow_sales"
+
+
+def test_pg_settings_from_env(monkeypatch, tmp_path):
     monkeypatch.setenv("ORDERFLOW_PG_HOST", "db")
     monkeypatch.setenv("ORDERFLOW_PG_PORT", "5432")
     monkeypatch.setenv("ORDERFLOW_DB_PREFIX", "of_")
-    assert Settings(service="finance").dsn() == "postgresql://orderflow:orderflow@db:5432/of_finance"
+    monkeypatch.setenv("ORDERFLOW_PG_USER", "fin")
+    monkeypatch.setenv("ORDERFLOW_PG_PASSWORD_FILE", str(tmp_path / "pw"))
+    monkeypatch.setenv("ORDERFLOW_PG_SSLMODE", "verify-full")
+    _secret(tmp_path / "pw", "p@ss/word")
+    assert Settings(service="finance").dsn() == "postgresql://fin:p%40ss%2Fword@db:5432/of_finance?sslmode=verify-full"
+
+
+def test_missing_secret_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("ORDERFLOW_HOME", str(tmp_path))
+    with pytest.raises(MissingSecret, match="orderflow_sales.*orderflow provision"):
+        Settings(service="sales").dsn()
+    with pytest.raises(MissingSecret, match="Kafka password of principal 'sales'"):
+        Settings(service="sales").kafka_secret()
+
+
+def test_secrets_never_show_in_a_settings_dump(monkeypatch):
+    monkeypatch.setenv("ORDERFLOW_KAFKA_PASSWORD", "kafka-secret-1")
+    monkeypatch.setenv("ORDERFLOW_PG_PASSWORD", "pg-secret-2")
+    settings = Settings(service="sales")
+    assert settings.kafka_secret() == "kafka-secret-1" and settings.db_password() == "pg-secret-2"
+    assert "secret" not in repr(settings) and "secret" not in str(settings.model_dump())
+
+
+def test_kafka_defaults_are_secured_and_per_principal(monkeypatch, tmp_path):
+    monkeypatch.setenv("ORDERFLOW_HOME", str(tmp_path))
+    _secret(tmp_path / ".local/kafka/users/sales.password", "sales-pw")
+    _secret(tmp_path / ".local/kafka/users/monitor.password", "monitor-pw")
+    _secret(tmp_path / ".local/kafka/tls/ca.crt", "not a real certificate")
+    settings = Settings(service="sales")
+    assert settings.kafka_security_protocol == "SASL_SSL" and settings.kafka_sasl_mechanism == "SCRAM-SHA-512"
+    assert settings.kafka_principal() == "sales" and settings.kafka_secret() == "sales-pw"
+    assert settings.kafka_ca() == tmp_path / ".local/kafka/tls/ca.crt"
+    monitor = settings.as_principal("monitor")
+    assert monitor.kafka_principal() == "monitor" and monitor.kafka_secret() == "monitor-pw"
+
+
+def test_explicit_kafka_credentials_win(monkeypatch, tmp_path):
+    monkeypatch.setenv("ORDERFLOW_KAFKA_USERNAME", "svc-sales")
+    monkeypatch.setenv("ORDERFLOW_KAFKA_PASSWORD_FILE", str(tmp_path / "mounted"))
+    monkeypatch.setenv("ORDERFLOW_KAFKA_SASL_MECHANISM", "PLAIN")
+    _secret(tmp_path / "mounted", "from-a-mounted-secret")
+    settings = Settings(service="sales")
+    assert settings.kafka_principal() == "svc-sales" and settings.kafka_secret() == "from-a-mounted-secret"
+    assert settings.as_principal("svc-sales") is settings
 
 
 def test_service_database_url_override(monkeypatch):
