@@ -1,1 +1,1 @@
-"""Sales: order intake, the order saga (saga.py) and the order timeline."""
+"""Sales: order intake, the order saga (saga/) and the order timeline."""

@@ -1,5 +1,5 @@
 """Sales message handling: order intake, the saga reacting to every department's events, and the
-deadline job. Every department event about an order lands on its timeline; the saga (saga.py)
+deadline job. Every department event about an order lands on its timeline; the saga (saga/)
 decides what happens next; `apply` persists that decision and emits its messages through the
 outbox in the same transaction."""
 

@@ -1,4 +1,4 @@
-"""The order saga v2 (services/sales/saga.py): forward progress per order type and fulfilment policy,
+"""The order saga v2 (services/sales/saga/): forward progress per order type and fulfilment policy,
 driven with the departments' real contract messages, a fixed clock and explicit timings.
 
 Changes live in test_order_saga_changes.py, cancellation and compensation in

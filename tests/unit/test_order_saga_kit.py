@@ -1,4 +1,4 @@
-"""Shared fixtures for the order-saga tests (services/sales/saga.py): a fixed clock, explicit
+"""Shared fixtures for the order-saga tests (services/sales/saga/): a fixed clock, explicit
 timings, an order, and the departments' real contract messages. No tests live here."""
 
 from __future__ import annotations
