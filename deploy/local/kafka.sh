@@ -464,23 +464,62 @@ cmd_start() {
   format_storage
 
   [ -f "$LOG_FILE" ] && mv -f "$LOG_FILE" "$LOG_FILE.1"
-  log "starting Kafka $KAFKA_VERSION (KRaft) on $KAFKA_HOST:$KAFKA_PORT, controller $CONTROLLER_PORT"
-  # setsid+nohup: the broker survives the calling shell / CI step.
-  # shellcheck disable=SC2086
-  setsid nohup java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true \
-    ${ORDERFLOW_KAFKA_JAVA_OPTS:-} \
-    -Dlog4j2.configurationFile="$LOG4J_CONFIG" -Dkafka.logs.dir="$STATE_DIR" \
-    -cp "$(CP)" kafka.Kafka "$CONFIG" >"$LOG_FILE" 2>&1 </dev/null &
-  pid=$!
-  echo "$pid" >"$PID_FILE"
-  log "pid $pid, log $LOG_FILE; waiting up to ${START_TIMEOUT}s for it to answer"
-  rc=0; wait_ready "$pid" || rc=$?
-  case "$rc" in
-    0) log "started in ${SECONDS}s"; return 0 ;;
-    1) err "broker process exited during startup"; rm -f "$PID_FILE"; show_log_tail; exit 1 ;;
-    *) err "broker (pid $pid) is alive but not answering after ${START_TIMEOUT}s (half-started)"
-       err "stop it with: $0 stop"; show_log_tail; exit 1 ;;
-  esac
+  warn_if_ephemeral "$KAFKA_PORT" ORDERFLOW_KAFKA_PORT
+  warn_if_ephemeral "$CONTROLLER_PORT" ORDERFLOW_KAFKA_CONTROLLER_PORT
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    log "starting Kafka $KAFKA_VERSION (KRaft) on $KAFKA_HOST:$KAFKA_PORT, controller $CONTROLLER_PORT"
+    # setsid+nohup: the broker survives the calling shell / CI step.
+    # shellcheck disable=SC2086
+    setsid nohup java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true \
+      ${ORDERFLOW_KAFKA_JAVA_OPTS:-} \
+      -Dlog4j2.configurationFile="$LOG4J_CONFIG" -Dkafka.logs.dir="$STATE_DIR" \
+      -cp "$(CP)" kafka.Kafka "$CONFIG" >"$LOG_FILE" 2>&1 </dev/null &
+    pid=$!
+    echo "$pid" >"$PID_FILE"
+    log "pid $pid, log $LOG_FILE; waiting up to ${START_TIMEOUT}s for it to answer"
+    rc=0; wait_ready "$pid" || rc=$?
+    case "$rc" in
+      0) log "started in ${SECONDS}s"; return 0 ;;
+      1) rm -f "$PID_FILE"
+         if grep -q "Address already in use" "$LOG_FILE" 2>/dev/null && [ "$attempt" -lt 5 ]; then
+           # Typically a client's outgoing connection that the kernel gave our port as its local
+           # (ephemeral) port: it goes away by itself, so say who holds it and try again.
+           err "a port is taken (attempt $attempt/5): $(port_holders "$KAFKA_PORT" "$CONTROLLER_PORT")"
+           sleep $((attempt * 2))
+           continue
+         fi
+         err "broker process exited during startup"
+         if grep -q "Address already in use" "$LOG_FILE" 2>/dev/null; then
+           err "port still taken: $(port_holders "$KAFKA_PORT" "$CONTROLLER_PORT")"
+           err "free it, or choose other ports (ORDERFLOW_KAFKA_PORT / ORDERFLOW_KAFKA_CONTROLLER_PORT) below $(ephemeral_low)"
+         fi
+         show_log_tail; exit 1 ;;
+      *) err "broker (pid $pid) is alive but not answering after ${START_TIMEOUT}s (half-started)"
+         err "stop it with: $0 stop"; show_log_tail; exit 1 ;;
+    esac
+  done
+}
+
+ephemeral_low() { awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768; }
+
+# Ports in the kernel's ephemeral range can be taken at any moment by an outgoing connection.
+warn_if_ephemeral() {
+  local low high
+  read -r low high </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || return 0
+  if [ "$1" -ge "$low" ] && [ "$1" -le "$high" ]; then
+    log "WARNING: port $1 ($2) is inside the ephemeral range $low-$high: an outgoing connection may take it; prefer a port below $low"
+  fi
+}
+
+# Who holds a port, listening or as the local end of a connection: "port 9092: ESTAB by python3(pid 42)".
+port_holders() {
+  local port out found=""
+  for port in "$@"; do
+    out="$(ss -Htanp "( sport = :$port )" 2>/dev/null | awk 'NR <= 3 { printf "%s %s -> %s %s; ", $1, $4, $5, $6 }')"
+    [ -n "$out" ] && found="$found port $port: $out"
+  done
+  echo "${found:-nobody now (it was released)}"
 }
 
 cmd_stop() {
