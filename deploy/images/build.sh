@@ -109,8 +109,8 @@ smoke_one() {
   fi
   port="$(free_port)"
   local cmd
-  cmd="$(buildah inspect --type image --format '{{join .OCIv1.Config.Cmd " "}}' "$image")"
-  local script="$cmd & pid=\$!
+  cmd="$(buildah inspect --type image --format '{{range .OCIv1.Config.Cmd}}{{.}} {{end}}' "$image")"
+  local script="echo UID \$(id -u); $cmd & pid=\$!
     for _ in \$(seq 1 120); do
       if out=\$(python -m services.runtime.healthcheck 2>/dev/null); then echo \"LIVE \$out\"; break; fi
       kill -0 \$pid 2>/dev/null || { echo 'EXITED'; break; }
@@ -135,7 +135,7 @@ smoke_one() {
     printf '%s\n' "$output" | tail -25 >&2
     return 1
   fi
-  log "✓ $image ran '$cmd' as uid $(buildah inspect --type image --format '{{.OCIv1.Config.User}}' "$image"), /health/live: $live"
+  log "✓ $image ran '${cmd% }' as uid $(printf '%s\n' "$output" | sed -n 's/^UID //p' | head -1), /health/live: $live"
 }
 
 smoke() {

@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import socket
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from contracts.envelope import Envelope, Message, kafka_headers
 from services.cli.stack import SERVICES, Stack
 from services.cli.topics import delete_topics, ensure_topics
 from services.runtime.config import Settings
+from tests.e2e.infra import Infra, select_mode, start as start_infra
 
 ROOT = Path(__file__).resolve().parents[2]
 FINAL = {"completed", "rejected", "cancelled"}
@@ -41,11 +41,11 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _infra_up() -> None:
-    if os.environ.get("ORDERFLOW_EXTERNAL_INFRA"):
-        return
-    for script in ("postgres.sh", "kafka.sh"):
-        subprocess.run([str(ROOT / "deploy/local" / script), "start"], check=True)
+def _infra_up() -> Infra:
+    """ORDERFLOW_TEST_INFRA=auto|local|testcontainers|external, see tests/e2e/infra.py."""
+    infra = start_infra(select_mode(os.environ))
+    os.environ.update(infra.env)      # Settings() here and every service process read these
+    return infra
 
 
 class E2E:
@@ -167,7 +167,7 @@ class E2E:
 
 @pytest.fixture(scope="session")
 def e2e() -> Iterator[E2E]:
-    _infra_up()
+    infra = _infra_up()
     run_id = f"t{int(time.time())}{uuid.uuid4().hex[:4]}"
     env = {
         "ORDERFLOW_TOPIC_PREFIX": f"{run_id}.",
@@ -209,6 +209,7 @@ def e2e() -> Iterator[E2E]:
         stack.stop_all()
         if not os.environ.get("ORDERFLOW_KEEP_TEST_STATE"):
             asyncio.run(_drop_everything(settings))
+        infra.stop()
 
 
 async def _drop_everything(settings: Settings) -> None:
