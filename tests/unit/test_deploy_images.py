@@ -122,3 +122,11 @@ def test_healthcheck_command(status, body, healthy):
         server.shutdown()
         server.server_close()
     assert healthcheck.main([url]) == 1          # nobody listens any more
+
+
+@pytest.mark.parametrize("dept", ["sales", "procurement", "warehouse", "logistics", "finance"])
+def test_a_department_answers_health_live_with_its_own_version(dept):
+    import importlib
+    service = importlib.import_module(f"services.{dept}.app").service
+    body = TestClient(service.http).get("/health/live").json()   # no lifespan: no Kafka/DB needed
+    assert body == {"status": "alive", "service": dept, "version": version_of(dept)}
