@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: up down test test-unit infra infra-down install status clean
+.PHONY: up down test test-unit infra infra-down install status clean images lock k8s
 
 # Python dependencies (re-installed when pyproject.toml changes).
 $(STAMP): pyproject.toml
@@ -45,3 +45,17 @@ test-unit: install
 
 clean: down
 	rm -rf .local
+
+# Container images of every component, built and started once each (slow: not part of `make test`).
+# Needs root for debootstrap/buildah; see deploy/images/build.sh.
+images: infra
+	deploy/images/build.sh all
+
+# The images' hashed lock file, after a dependency change in pyproject.toml.
+lock: install
+	$(VENV)/bin/uv lock
+	$(VENV)/bin/uv export --format requirements-txt --no-emit-project --no-dev --frozen -o deploy/images/requirements.lock
+
+# Kubernetes resources generated from the topic catalogue, ACLs, versions and alert rules.
+k8s: install
+	$(PY) -m deploy.k8s.generate

@@ -37,8 +37,50 @@ def ports() -> dict[str, int]:
     return {name: port(name) for name in DEFAULT_HTTP_PORTS}
 
 
+# Base URLs given with --<service>-url for this invocation (see address_options).
+_URL_FLAGS: dict[str, str] = {}
+
+
+def remote_url(service: str) -> str | None:
+    """The service's base URL when it runs elsewhere: the --<service>-url flag, else
+    ORDERFLOW_<SERVICE>_URL (e.g. https://sales.orders.example.com, http://10.0.3.2:8081)."""
+    explicit = _URL_FLAGS.get(service) or os.environ.get(f"ORDERFLOW_{service.upper()}_URL")
+    return explicit.rstrip("/") if explicit else None
+
+
 def url(service: str) -> str:
-    return f"http://127.0.0.1:{port(service)}"
+    """Where the CLI reaches a service: its remote URL if one is given, else the local process."""
+    return remote_url(service) or f"http://127.0.0.1:{port(service)}"
+
+
+def remote_urls() -> dict[str, str]:
+    """The services given a remote URL (the local supervisor leaves these alone)."""
+    return {name: remote for name in DEFAULT_HTTP_PORTS if (remote := remote_url(name))}
+
+
+def _check_url(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise typer.BadParameter(f"{value!r} is not an http(s) URL, e.g. http://10.0.3.2:8081")
+    return value
+
+
+def address_options(
+    sales_url: str | None = typer.Option(None, "--sales-url", callback=_check_url, metavar="URL",
+                                         help="Base URL of sales [env ORDERFLOW_SALES_URL; default the local process]"),
+    procurement_url: str | None = typer.Option(None, "--procurement-url", callback=_check_url, metavar="URL",
+                                               help="Base URL of procurement [env ORDERFLOW_PROCUREMENT_URL]"),
+    warehouse_url: str | None = typer.Option(None, "--warehouse-url", callback=_check_url, metavar="URL",
+                                             help="Base URL of warehouse [env ORDERFLOW_WAREHOUSE_URL]"),
+    logistics_url: str | None = typer.Option(None, "--logistics-url", callback=_check_url, metavar="URL",
+                                             help="Base URL of logistics [env ORDERFLOW_LOGISTICS_URL]"),
+    finance_url: str | None = typer.Option(None, "--finance-url", callback=_check_url, metavar="URL",
+                                           help="Base URL of finance [env ORDERFLOW_FINANCE_URL]"),
+) -> None:
+    """Operate the orderflow stack: local processes, or remote services given by URL."""
+    given = {"sales": sales_url, "procurement": procurement_url, "warehouse": warehouse_url,
+             "logistics": logistics_url, "finance": finance_url}
+    _URL_FLAGS.clear()
+    _URL_FLAGS.update({name: value for name, value in given.items() if value})
 
 
 def call(service: str, method: str, path: str, timeout: float = 5.0, **kwargs: Any) -> httpx.Response:

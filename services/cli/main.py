@@ -25,6 +25,7 @@ RUN_DIR = ROOT / ".local" / "run"
 INFRA = {"kafka": ROOT / "deploy/local/kafka.sh", "postgres": ROOT / "deploy/local/postgres.sh"}
 
 app = typer.Typer(help="Operate the local orderflow stack.", no_args_is_help=True, add_completion=False)
+app.callback()(client.address_options)     # --<service>-url / ORDERFLOW_<SERVICE>_URL: remote services
 order_app = typer.Typer(help="Place, show and list orders (sales HTTP API).", no_args_is_help=True)
 topics_app = typer.Typer(help="The topic catalogue.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Dead letters recorded by the services.", no_args_is_help=True)
@@ -35,7 +36,7 @@ app.add_typer(acl_app, name="acl")
 
 
 def stack() -> Stack:
-    return Stack(run_dir=RUN_DIR, ports=client.ports())
+    return Stack(run_dir=RUN_DIR, ports=client.ports(), urls=client.remote_urls())
 
 
 def infra(name: str, action: str, quiet: bool = False) -> int:
@@ -133,15 +134,16 @@ def status() -> None:
         except httpx.HTTPError:
             live = False
         ready, checks = st.ready(name) if live else (False, {})
-        healthy &= bool(pid and live and ready)
-        table.add_row(f"{name} :{st.ports[name]}", f"pid {pid}" if pid else "[red]not running[/]",
+        remote = st.urls.get(name)           # runs elsewhere: no local process to look for
+        healthy &= bool((pid or remote) and live and ready)
+        table.add_row(f"{name} :{st.ports[name]}", remote or (f"pid {pid}" if pid else "[red]not running[/]"),
                       _check(live), _check(ready), _check(checks.get("database", "?") if live else "-"),
                       _check(checks.get("broker", "?") if live else "-"))
-    for name in SIMULATORS:
+    for name in SIMULATORS if not st.urls else ():   # a remote stack's simulators and infra are not ours
         pid = st.pid(name)
         healthy &= bool(pid)
         table.add_row(f"{name} (simulator)", f"pid {pid}" if pid else "[red]not running[/]", "", "", "", "")
-    for name in INFRA:
+    for name in INFRA if not st.urls else ():
         rc = infra(name, "status", quiet=True)
         healthy &= rc == 0
         state = {0: "[green]running[/]", 1: "[red]running, not answering[/]"}.get(rc, "[red]stopped[/]")

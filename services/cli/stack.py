@@ -28,6 +28,7 @@ class Stack:
     run_dir: Path
     env: dict[str, str] = field(default_factory=dict)      # overrides on top of os.environ
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_HTTP_PORTS))
+    urls: dict[str, str] = field(default_factory=dict)     # services running elsewhere: name -> base URL
 
     def __post_init__(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -54,7 +55,7 @@ class Stack:
         return pid
 
     def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.ports[name]}"
+        return self.urls.get(name) or f"http://127.0.0.1:{self.ports[name]}"
 
     def start(self, name: str) -> int:
         running = self.pid(name)

@@ -1,1 +1,4 @@
 """Logistics: carrier choice (rules.py), booking, tracking until delivery."""
+
+# Released independently: the image tag and /health/live of this service (services/runtime/version.py).
+__version__ = "0.1.0"

@@ -34,6 +34,7 @@ from services.runtime.consumer import Consumer
 from services.runtime.db import create_pool, migrate
 from services.runtime.kafka_security import faststream_security
 from services.runtime.outbox import OUTBOX_PENDING, Relay
+from services.runtime.version import version_of
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +205,7 @@ class Service:
 
         @http.get("/health/live", tags=["operations"])
         async def live() -> dict[str, str]:
-            return {"status": "alive", "service": self.name}
+            return {"status": "alive", "service": self.name, "version": version_of(self.name)}
 
         @http.get("/health/ready", tags=["operations"])
         async def ready() -> JSONResponse:

@@ -6,17 +6,22 @@ import asyncio
 import json
 import logging
 import os
-import signal
 from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
+import uvicorn
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
 from faststream import AckPolicy
 from faststream.kafka import KafkaMessage
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import ValidationError
 
 from contracts.envelope import Envelope, Message, kafka_headers
 from services.runtime.config import Settings
 from services.runtime.service import make_broker
+from services.runtime.version import version_of
 
 log = logging.getLogger(__name__)
 
@@ -72,15 +77,52 @@ class Simulator:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
+    def http_port(self) -> int:
+        """ORDERFLOW_<PARTY>_PORT or ORDERFLOW_HTTP_PORT (containers and Kubernetes probe the simulators
+        there); otherwise an ephemeral port, so that several local stacks never collide."""
+        explicit = os.environ.get(f"ORDERFLOW_{self.party.upper()}_PORT")
+        return int(explicit) if explicit else (self.settings.http_port or 0)
+
+    def http_app(self) -> FastAPI:
+        """Health and metrics, like a department service; the broker lives in the app's lifespan."""
+        @asynccontextmanager
+        async def lifespan(app: FastAPI):
+            await self.broker.start()
+            log.info("%s simulator up on %s", self.party, self.settings.kafka_bootstrap)
+            try:
+                yield
+            finally:
+                await asyncio.gather(*self._pending, return_exceptions=True)   # send what is scheduled
+                await self.broker.stop()
+
+        http = FastAPI(title=f"orderflow {self.party} simulator", lifespan=lifespan)
+
+        @http.get("/health/live", tags=["operations"])
+        async def live() -> dict[str, str]:
+            return {"status": "alive", "service": self.party, "version": version_of(self.party)}
+
+        @http.get("/health/ready", tags=["operations"])
+        async def ready() -> JSONResponse:
+            try:
+                broker = "ok" if await self.broker.ping(timeout=2) else "unreachable"
+            except Exception as exc:  # noqa: BLE001 - any failure means not ready
+                broker = f"unreachable: {exc or type(exc).__name__}"
+            return JSONResponse({"service": self.party, "broker": broker, "ready": broker == "ok"},
+                                status_code=200 if broker == "ok" else 503)
+
+        @http.get("/metrics", tags=["operations"])
+        async def metrics() -> Response:
+            return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+        return http
+
     async def run_forever(self) -> None:
+        """Serve until SIGTERM/SIGINT (uvicorn handles them), then send what is scheduled and stop."""
         logging.basicConfig(level=os.environ.get("ORDERFLOW_LOG_LEVEL", "INFO"),
                             format=f"%(asctime)s {self.party}-sim %(levelname)s %(message)s")
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await self.broker.start()
-        log.info("%s simulator up on %s", self.party, self.settings.kafka_bootstrap)
-        await stop.wait()
-        await asyncio.gather(*self._pending, return_exceptions=True)   # send what is scheduled
-        await self.broker.stop()
+        server = uvicorn.Server(uvicorn.Config(
+            self.http_app(), host=self.settings.http_host, port=self.http_port(), log_level="warning",
+            timeout_graceful_shutdown=int(self.settings.shutdown_grace_seconds)))
+        await server.serve()
+        if not server.started:
+            raise SystemExit(f"{self.party} simulator could not start (see the log above)")

@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import socket
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,6 +34,7 @@ from services.provisioning.kafka import (delete_environment_acls, delete_environ
 from services.provisioning.postgres import drop_databases, provision_databases
 from services.runtime.config import Settings
 from services.runtime.kafka_security import client_kwargs
+from tests.e2e.infra import Infra, select_mode, start as start_infra
 
 ROOT = Path(__file__).resolve().parents[2]
 FINAL = {"completed", "rejected", "cancelled"}
@@ -47,11 +47,11 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _infra_up() -> None:
-    if os.environ.get("ORDERFLOW_EXTERNAL_INFRA"):
-        return
-    for script in ("postgres.sh", "kafka.sh"):
-        subprocess.run([str(ROOT / "deploy/local" / script), "start"], check=True)
+def _infra_up() -> Infra:
+    """ORDERFLOW_TEST_INFRA=auto|local|testcontainers|external, see tests/e2e/infra.py."""
+    infra = start_infra(select_mode(os.environ))
+    os.environ.update(infra.env)      # Settings() here and every service process read these
+    return infra
 
 
 class E2E:
@@ -186,7 +186,7 @@ class E2E:
 
 @pytest.fixture(scope="session")
 def e2e() -> Iterator[E2E]:
-    _infra_up()
+    infra = _infra_up()
     run_id = f"t{int(time.time())}{uuid.uuid4().hex[:4]}"
     env = {
         "ORDERFLOW_TOPIC_PREFIX": f"{run_id}.",
@@ -230,6 +230,7 @@ def e2e() -> Iterator[E2E]:
         stack.stop_all()
         if not os.environ.get("ORDERFLOW_KEEP_TEST_STATE"):
             asyncio.run(_drop_everything(settings))
+        infra.stop()
 
 
 async def _drop_everything(settings: Settings) -> None:
