@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: up down test test-unit infra infra-down install status clean images lock k8s
+.PHONY: up down test test-unit test-multi-host infra infra-down install netns-tools status clean images lock k8s
 
 # Python dependencies (re-installed when pyproject.toml changes).
 $(STAMP): pyproject.toml
@@ -36,9 +36,20 @@ down:
 status: install
 	$(PY) -m services.cli.main status
 
-# The whole suite: unit, then end-to-end against real Kafka + PostgreSQL + service processes.
-test: infra
-	$(PY) -m pytest -q -rfE --durations=15
+# iproute2 (`ip netns`, veth, bridge) for the multi-host test, apt-installed when missing. Without
+# root the test is skipped with the reason, so this only installs as root.
+netns-tools:
+	@command -v ip >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || { echo "installing iproute2 via apt-get"; \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq iproute2 >/dev/null; }
+
+# The whole suite: unit, then end-to-end against real Kafka + PostgreSQL + service processes
+# (including the multi-host run, tests/e2e/test_multi_host.py).
+test: infra netns-tools
+	$(PY) -m pytest -q -rfEs --durations=15
+
+# Only the multi-host run: every component on its own network-namespace host, a department cut off.
+test-multi-host: install netns-tools
+	$(PY) -m pytest -q -rfEs -s tests/e2e/test_multi_host.py
 
 test-unit: install
 	$(PY) -m pytest -q tests/unit
