@@ -26,12 +26,16 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts.envelope import Envelope, Message, kafka_headers
+from services.cli.client import resolve_token
 from services.cli.stack import SERVICES, Stack
 from services.cli.topics import delete_topics, ensure_topics
+from services.runtime import dev_issuer, roles
 from services.runtime.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 FINAL = {"completed", "rejected", "cancelled"}
+RUNNER = "e2e-runner"            # the harness's own user: places orders, operates, reads everything
+RUNNER_ROLES = [roles.CLERK, roles.OPERATOR, roles.AUDITOR]
 
 
 def _free_port() -> int:
@@ -55,7 +59,17 @@ class E2E:
         self.stack = stack
         self.settings = settings
         self.run_id = run_id
-        self.http = httpx.Client(timeout=10)
+        self.tokens = [resolve_token(RUNNER, RUNNER_ROLES, name="e2e test runner", ttl_seconds=6 * 3600)]
+        self.http = httpx.Client(timeout=10, headers={"Authorization": f"Bearer {self.tokens[0]}"})
+
+    # --- who calls ----------------------------------------------------------------------------
+
+    def as_user(self, user: str, *role_names: str, **claims: Any) -> dict[str, str]:
+        """Headers for a request as a dev user (default: the dev user's own roles; none for a stranger)."""
+        known = dev_issuer.dev_user(user)
+        token = dev_issuer.issue_token(user, list(role_names or (known.roles if known else ())), **claims)
+        self.tokens.append(token)            # remembered: the log check looks for every one of them
+        return {"Authorization": f"Bearer {token}"}
 
     # --- orders through the public API -------------------------------------------------------
 
@@ -199,6 +213,7 @@ def e2e() -> Iterator[E2E]:
                         db_prefix=env["ORDERFLOW_DB_PREFIX"])
     report = asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topic_prefix))
     assert not report.problems, report.problems
+    dev_issuer.ensure_keys()             # the services verify tokens with its JWKS from start-up on
     ports = {name: _free_port() for name in SERVICES}
     stack = Stack(run_dir=ROOT / ".local" / "test-runs" / run_id, env=env, ports=ports)
     stack.start_all()
