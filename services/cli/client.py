@@ -178,9 +178,9 @@ def short_detail(detail: dict[str, Any] | None, width: int = 90) -> str:
     if "note" in detail:
         text = str(detail["note"])
     else:
-        parts = []
+        parts = [f"by {detail['name']} ({detail['user']}, {detail['role']})"] if "user" in detail else []
         for key, value in detail.items():
-            if key in ("order_id", "customer_id", "order_number") or value is None:
+            if key in ("order_id", "customer_id", "order_number", "user", "name", "role") or value is None:
                 continue
             if isinstance(value, list):
                 value = f"{len(value)} item(s)" if value and isinstance(value[0], dict) else ", ".join(map(str, value))

@@ -4,6 +4,8 @@ A department module creates a Service, registers handlers on `service.consumer` 
 `service.http`, and runs `service.run()`. Start-up: database (created when missing) -> migrations
 -> Kafka consumer -> relay -> ready. SIGTERM (uvicorn): not ready -> consumers stop after their
 in-flight message commits -> the relay publishes what is committed -> connections close.
+HTTP: every route but /health/* needs a bearer token and declares its roles (http_auth.py);
+actions and refusals are audited (audit.py).
 """
 
 from __future__ import annotations
@@ -145,7 +147,7 @@ class Service:
     async def _lifespan(self, app: FastAPI):
         http_auth.check_routes(self.http, self.is_public)
         self.auth.check_keys()
-        log.info("%s: HTTP callers need a bearer token (%s)", self.name, self.auth.describe())
+        log.info("%s: HTTP callers must authenticate: %s", self.name, self.auth.describe())
         self.pool = await create_pool(self.settings.dsn(), size=self.settings.db_pool_size)
         applied = await migrate(self.pool, self.migrations)
         if applied:

@@ -4,6 +4,7 @@ timeline, and in the envelope of the messages it causes (`initiated_by`)."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -150,6 +151,9 @@ async def test_sample_approval_needs_a_sales_manager_and_the_whole_chain_knows_w
                           and r["value"]["type"] == "warehouse.stock_reserved")
     assert stock_reserved["initiated_by"]["subject"] == "maria"
     assert stock_reserved["producer"] == "warehouse"                      # carried on by another department
+    moves = await e2e.rows("warehouse", "SELECT kind, initiated_by FROM stock_movements WHERE order_id = $1", order_id)
+    reserved_by = [json.loads(m["initiated_by"])["subject"] for m in moves if m["kind"] == "reserved"]
+    assert reserved_by == ["maria"]                                      # the warehouse's own record says who
 
     # The audit log: the refusal and the approval, with subject and source address.
     audit = e2e.get("sales", "/audit", order_id=order_id)
