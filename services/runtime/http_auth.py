@@ -49,9 +49,6 @@ class Caller:
     def subject(self) -> str:
         return self.principal.subject
 
-    def has(self, role: str) -> bool:
-        return role in self.principal.roles
-
     def initiator(self) -> Initiator:
         return self.principal.initiator(self.role)
 

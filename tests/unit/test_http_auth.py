@@ -125,3 +125,16 @@ def test_audit_finds_the_order_and_the_outcome():
         == "lines.0: bad"
     assert audit.outcome_of(202, b'{"status": "cancelling", "note": "cancel requested"}') == \
         "status cancelling, note cancel requested"
+
+
+def test_metrics_need_an_operator_or_auditor_when_not_public(tmp_path):
+    from pathlib import Path
+
+    from services.runtime.config import Settings
+    from services.runtime.service import Service
+
+    closed = Service("metrics-test", settings=Settings(metrics_public=False), migrations=Path(tmp_path), subscribe=["sales.events.v1"])
+    assert not closed.is_public("/metrics") and closed.is_public("/health/ready")
+    assert http_auth.route_roles(closed.http)[("GET", "/metrics")] == ("operator", "auditor")
+    open_ = Service("metrics-test", settings=Settings(), migrations=Path(tmp_path), subscribe=["sales.events.v1"])
+    assert open_.is_public("/metrics") and http_auth.route_roles(open_.http)[("GET", "/metrics")] is None
