@@ -4,14 +4,17 @@ Keys come from an OIDC provider's JWKS URL in production (`ORDERFLOW_AUTH_JWKS_U
 PyJWKClient and cached) or, on the local stack, from the JWKS file the dev issuer writes
 (`$ORDERFLOW_HOME/.local/auth/jwks.json`, see dev_issuer.py). Signature, expiry, audience and
 issuer are always checked; only asymmetric algorithms are accepted (never `none` or HS*).
-Tokens are never logged and never part of an error message.
+A verified token is remembered (by its hash) until it expires, for at most CACHE_SECONDS, or
+until the key file changes. Tokens are never logged and never part of an error message.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from contracts.envelope import Initiator
 
 ROOT = Path(__file__).resolve().parents[2]
+CACHE_SECONDS = 60.0     # a verified token is trusted again without re-checking for at most this long
+CACHE_SIZE = 4096
 ASYMMETRIC = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
 
@@ -112,6 +117,13 @@ class _KeyFile:
         self._stamp: tuple[int, int] | None = None
         self._keys: dict[str | None, jwt.PyJWK] = {}
 
+    def changed(self) -> bool:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return True
+        return (stat.st_mtime_ns, stat.st_size) != self._stamp
+
     def key(self, kid: str | None) -> jwt.PyJWK:
         try:
             stat = self.path.stat()
@@ -139,6 +151,9 @@ class TokenVerifier:
         self._client = (jwt.PyJWKClient(settings.jwks_url, cache_jwk_set=True, lifespan=settings.jwks_cache_seconds,
                                         cache_keys=True, timeout=5) if settings.jwks_url else None)
         self._file = None if settings.jwks_url else _KeyFile(settings.key_file())
+        # sha256(token) -> (principal, trusted until): a client sends the same token many times, and
+        # checking a signature costs far more than the request. Hashes only: no token is kept.
+        self._verified: dict[bytes, tuple[Principal, float]] = {}
 
     def describe(self) -> str:
         source = self.settings.jwks_url or str(self.settings.key_file())
@@ -152,6 +167,19 @@ class TokenVerifier:
 
     async def verify(self, token: str) -> Principal:
         """The caller of a bearer token, or TokenError with a message fit for the response."""
+        if self._file is not None and self._file.changed():
+            self._verified.clear()             # new keys: what the old ones signed is checked again
+        digest = hashlib.sha256(token.encode()).digest()
+        cached = self._verified.get(digest)
+        if cached and time.time() < cached[1]:
+            return cached[0]
+        principal, expires = await self._verify(token)
+        if len(self._verified) >= CACHE_SIZE:
+            self._verified.clear()
+        self._verified[digest] = (principal, min(expires, time.time() + CACHE_SECONDS))
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -178,7 +206,7 @@ class TokenVerifier:
             raise TokenError(f"token lacks the {exc.claim!r} claim") from None
         except jwt.PyJWTError as exc:
             raise TokenError(f"invalid token ({type(exc).__name__})") from None
-        return principal_from(claims, self.settings.roles_claim)
+        return principal_from(claims, self.settings.roles_claim), float(claims["exp"])
 
     async def _signing_key(self, token: str, kid: str | None) -> Any:
         if self._file is not None:

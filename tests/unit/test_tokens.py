@@ -177,3 +177,17 @@ def test_dev_users_cover_every_role():
     from services.runtime import roles
     assert {r for u in dev_issuer.DEV_USERS for r in u.roles} == set(roles.ALL)
     assert sum(roles.CLERK in u.roles for u in dev_issuer.DEV_USERS) >= 2     # "another clerk's order"
+
+
+async def test_a_verified_token_is_trusted_again_only_until_it_expires(verifier, key, monkeypatch):
+    decoded = []
+    real_decode = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: decoded.append(1) or real_decode(*a, **k))
+    raw = token(key, exp=int(time.time()) + 120)
+    for _ in range(3):
+        assert (await verifier.verify(raw)).subject == "u-17"
+    assert len(decoded) == 1                                       # the signature is checked once
+    later = time.time() + 121                                      # past exp: the cache no longer answers
+    monkeypatch.setattr(time, "time", lambda: later)
+    await verifier.verify(raw)                                     # (PyJWT's own clock still says valid)
+    assert len(decoded) == 2
