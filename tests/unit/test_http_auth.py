@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import time
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
 from services.runtime import audit, dev_issuer, http_auth
 from services.runtime.http_auth import Caller, requires
@@ -46,6 +46,11 @@ def make_app(tmp_path, key) -> FastAPI:
     return app
 
 
+def client_of(app: FastAPI) -> httpx.AsyncClient:
+    """In-process: requests go straight to the ASGI app, no socket."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
 def bearer(key, **claims) -> dict[str, str]:
     now = int(time.time())
     body = {"iss": "iss", "aud": "aud", "sub": "maria", "name": "Maria", "roles": ["sales_manager", "clerk"],
@@ -54,29 +59,29 @@ def bearer(key, **claims) -> dict[str, str]:
     return {"Authorization": f"Bearer {jwt.encode(body, key, algorithm='ES256', headers={'kid': kid})}"}
 
 
-def test_tokens_and_roles(tmp_path, key):
-    client = TestClient(make_app(tmp_path, key))
-    assert client.get("/health/live").status_code == 200
-    missing = client.get("/things")
+async def test_tokens_and_roles(tmp_path, key):
+    client = client_of(make_app(tmp_path, key))
+    assert (await client.get("/health/live")).status_code == 200
+    missing = await client.get("/things")
     assert (missing.status_code, missing.headers["www-authenticate"]) == (401, 'Bearer realm="orderflow"')
-    expired = client.get("/things", headers=bearer(key, exp=int(time.time()) - 600))
+    expired = await client.get("/things", headers=bearer(key, exp=int(time.time()) - 600))
     assert expired.status_code == 401 and expired.json() == {"detail": "token expired"}
     assert expired.headers["www-authenticate"] == \
         'Bearer realm="orderflow", error="invalid_token", error_description="token expired"'
-    assert client.get("/openapi.json").status_code == 401 and client.get("/docs").status_code == 401
+    assert (await client.get("/openapi.json")).status_code == 401 and (await client.get("/docs")).status_code == 401
 
-    ok = client.post("/orders/o-1/approve", headers=bearer(key))
+    ok = await client.post("/orders/o-1/approve", headers=bearer(key))
     assert ok.status_code == 200
     assert ok.json() == {"by": "maria", "as": "sales_manager",        # the first allowed role held
                          "initiator": {"subject": "maria", "name": "Maria", "role": "sales_manager"}}
-    forbidden = client.get("/things", headers=bearer(key))
+    forbidden = await client.get("/things", headers=bearer(key))
     assert forbidden.status_code == 403
     assert forbidden.json()["detail"] == "GET /things needs one of the roles auditor; maria has clerk, sales_manager"
 
 
-def test_openapi_documents_the_scheme_roles_and_refusals(tmp_path, key):
+async def test_openapi_documents_the_scheme_roles_and_refusals(tmp_path, key):
     app = make_app(tmp_path, key)
-    schema = TestClient(app).get("/openapi.json", headers=bearer(key)).json()
+    schema = (await client_of(app).get("/openapi.json", headers=bearer(key))).json()
     assert schema["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     operation = schema["paths"]["/orders/{order_id}/approve"]["post"]
     assert operation["security"] == [{"bearerAuth": ["sales_manager", "clerk"]}]
