@@ -59,8 +59,12 @@ class E2E:
         self.stack = stack
         self.settings = settings
         self.run_id = run_id
-        self.tokens = [resolve_token(RUNNER, RUNNER_ROLES, name="e2e test runner", ttl_seconds=6 * 3600)]
-        self.http = httpx.Client(timeout=10, headers={"Authorization": f"Bearer {self.tokens[0]}"})
+        self._tokens = [resolve_token(RUNNER, RUNNER_ROLES, name="e2e test runner", ttl_seconds=6 * 3600)]
+        self.http = httpx.Client(timeout=10, headers={"Authorization": f"Bearer {self._tokens[0]}"})
+
+    def issued_tokens(self) -> list[str]:
+        """Every bearer token handed out in this run, for the log checks."""
+        return list(self._tokens)
 
     # --- who calls ----------------------------------------------------------------------------
 
@@ -68,7 +72,7 @@ class E2E:
         """Headers for a request as a dev user (default: the dev user's own roles; none for a stranger)."""
         known = dev_issuer.dev_user(user)
         token = dev_issuer.issue_token(user, list(role_names or (known.roles if known else ())), **claims)
-        self.tokens.append(token)            # remembered: the log check looks for every one of them
+        self._tokens.append(token)           # remembered: the log check looks for every one of them
         return {"Authorization": f"Bearer {token}"}
 
     # --- orders through the public API -------------------------------------------------------
