@@ -49,6 +49,17 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class Initiator(BaseModel):
+    """The person (or system) whose request started a chain of messages: an HTTP caller's token
+    subject, display name and the role they acted in."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    subject: str = Field(description="Stable user id (the token's `sub`)")
+    name: str = Field(description="Display name")
+    role: str = Field(description="The role the request was made in, e.g. 'sales_manager'")
+
+
 class Envelope(BaseModel):
     """What travels on the wire. `payload` stays a dict here; `decode()` validates it."""
 
@@ -62,6 +73,9 @@ class Envelope(BaseModel):
     causation_id: uuid.UUID | None = Field(default=None, description="message_id of the message that caused this one")
     producer: str = Field(description="Service that produced the message")
     trace: dict[str, str] = Field(default_factory=dict, description="W3C trace context (traceparent, tracestate)")
+    initiated_by: Initiator | None = Field(
+        default=None, description="Who asked: set on messages emitted by an HTTP request and carried on to the "
+                                  "messages they cause; absent for timers and external parties")
     payload: dict[str, Any]
 
     @classmethod
@@ -73,6 +87,7 @@ class Envelope(BaseModel):
         producer: str,
         causation_id: uuid.UUID | None = None,
         trace: dict[str, str] | None = None,
+        initiated_by: Initiator | None = None,
     ) -> "Envelope":
         return cls(
             type=message.TYPE,
@@ -81,6 +96,7 @@ class Envelope(BaseModel):
             causation_id=causation_id,
             producer=producer,
             trace=trace or {},
+            initiated_by=initiated_by,
             payload=message.model_dump(mode="json"),
         )
 

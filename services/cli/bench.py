@@ -47,11 +47,12 @@ def _parse(ts: str) -> dt.datetime:
 
 
 async def run(base_url: str, *, orders: int, concurrency: int, customer: str, sku: str, quantity: int,
-              timeout: float, rate: float | None = None, progress=None) -> BenchResult:
+              timeout: float, rate: float | None = None, progress=None,
+              headers: dict[str, str] | None = None) -> BenchResult:
     """Place `orders` (at most `concurrency` requests at once; with `rate`, at that many orders per
     second, which measures latency under a steady load instead of behind a backlog)."""
     limits = httpx.Limits(max_connections=concurrency + 5)
-    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits, headers=headers) as client:
         gate = asyncio.Semaphore(concurrency)
         intake: list[float] = []
         ids: list[str] = []

@@ -1,18 +1,24 @@
 """The CLI's side of the services' HTTP APIs, and how it prints what it gets: clear errors instead
-of tracebacks, 422 field errors, order timelines."""
+of tracebacks, 422 field errors, order timelines. Every request carries the CLI's bearer token."""
 
 from __future__ import annotations
 
+import functools
+import getpass
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 import typer
 from rich.console import Console
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.table import Table
 
+from services.runtime import dev_issuer
 from services.runtime.config import DEFAULT_HTTP_PORTS
 
 # Piped output (make up under CI, logs) gets a readable width instead of rich's 80-column default.
@@ -83,8 +89,51 @@ def address_options(
     _URL_FLAGS.update({name: value for name, value in given.items() if value})
 
 
+class CliAuth(BaseSettings):
+    """Who the CLI calls the services as. Production: a token from your identity provider in
+    ORDERFLOW_TOKEN or ORDERFLOW_TOKEN_FILE. Local stack: a dev token minted for ORDERFLOW_CLI_USER
+    (default: your login name) with ORDERFLOW_CLI_ROLES (comma separated)."""
+
+    model_config = SettingsConfigDict(env_prefix="ORDERFLOW_", extra="ignore")
+
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    cli_user: str = ""
+    cli_roles: str = "clerk,operator"
+
+
+def resolve_token(dev_user: str, dev_roles: list[str], **dev_claims: Any) -> str:
+    """ORDERFLOW_TOKEN, else the file ORDERFLOW_TOKEN_FILE (production), else a dev token for
+    `dev_user` with `dev_roles` (local stack). Shared by the CLI and the e2e harness."""
+    auth = CliAuth()
+    if auth.token:
+        return auth.token.get_secret_value().strip()
+    if auth.token_file:
+        try:
+            return auth.token_file.read_text().strip()
+        except OSError as exc:
+            raise fail(f"cannot read ORDERFLOW_TOKEN_FILE {auth.token_file}: {exc.strerror}") from None
+    try:
+        return dev_issuer.issue_token(dev_user, dev_roles, **dev_claims)
+    except RuntimeError as exc:      # an identity provider is configured: no dev tokens
+        raise fail(str(exc)) from None
+
+
+@functools.cache
+def bearer_token() -> str:
+    """The CLI's token (one per process)."""
+    auth = CliAuth()
+    return resolve_token(auth.cli_user or getpass.getuser(), [r.strip() for r in auth.cli_roles.split(",") if r.strip()])
+
+
+def auth_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {bearer_token()}"}
+
+
 def call(service: str, method: str, path: str, timeout: float = 5.0, **kwargs: Any) -> httpx.Response:
-    """One HTTP request to a service; an unreachable service becomes a clear error, not a traceback."""
+    """One HTTP request to a service, with the CLI's token; an unreachable service becomes a clear
+    error, not a traceback."""
+    kwargs["headers"] = {**auth_headers(), **kwargs.get("headers", {})}
     try:
         return httpx.request(method, url(service) + path, timeout=timeout, **kwargs)
     except httpx.ConnectError:
@@ -171,9 +220,9 @@ def short_detail(detail: dict[str, Any] | None, width: int = 90) -> str:
     if "note" in detail:
         text = str(detail["note"])
     else:
-        parts = []
+        parts = [f"by {detail['name']} ({detail['user']}, {detail['role']})"] if "user" in detail else []
         for key, value in detail.items():
-            if key in ("order_id", "customer_id", "order_number") or value is None:
+            if key in ("order_id", "customer_id", "order_number", "user", "name", "role") or value is None:
                 continue
             if isinstance(value, list):
                 value = f"{len(value)} item(s)" if value and isinstance(value[0], dict) else ", ".join(map(str, value))

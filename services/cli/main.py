@@ -1,4 +1,5 @@
-"""`orderflow`: the operator CLI for the local stack (up/down/status), orders, topics, lag, DLQs, logs."""
+"""`orderflow`: the operator CLI for the local stack (up/down/status), orders, topics, lag, DLQs,
+audit, logs, dev tokens."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from services.cli import client, demo, lag as lag_mod
 from services.cli.client import call, console, err_console, fail, json_or_fail, status_text
 from services.cli.provisioning import acl_app, provision as provision_environment
 from services.cli.stack import SERVICES, SIMULATORS, Stack
+from services.runtime import dev_issuer, roles
 from services.runtime.config import Settings
+from services.runtime.tokens import AuthSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_DIR = ROOT / ".local" / "run"
@@ -69,6 +72,15 @@ def wait_ready(st: Stack, timeout: float = 90.0) -> None:
             time.sleep(0.3)
 
 
+def ensure_dev_issuer() -> None:
+    """The dev issuer's key and the JWKS the services read, unless an identity provider is configured."""
+    if AuthSettings().jwks_url:
+        console.print("auth: tokens from the identity provider (ORDERFLOW_AUTH_JWKS_URL)")
+        return
+    jwks = dev_issuer.ensure_keys()
+    console.print(f"auth: dev issuer keys in {jwks.parent}", highlight=False)
+
+
 @app.command()
 def up(run_demo: bool = typer.Option(True, "--demo/--no-demo", help="Place demo orders once the stack is up.")
        ) -> None:
@@ -79,6 +91,7 @@ def up(run_demo: bool = typer.Option(True, "--demo/--no-demo", help="Place demo 
             raise fail(f"{INFRA[name].relative_to(ROOT)} start failed (see its output above)")
     console.rule("provisioning")
     provision_environment()
+    ensure_dev_issuer()
     console.rule("services")
     st = stack()
     for name in (*SERVICES, *SIMULATORS):
@@ -151,6 +164,51 @@ def status() -> None:
     console.print(table)
     if not healthy:
         raise typer.Exit(1)
+
+
+# --- tokens and audit -----------------------------------------------------------------------
+
+DEV_USERS_HELP = ", ".join(f"{u.username} ({'/'.join(u.roles)})" for u in dev_issuer.DEV_USERS)
+
+
+@app.command()
+def token(user: str = typer.Option(..., "--user", "-u", help=f"Subject; dev users: {DEV_USERS_HELP}"),
+          role: list[str] = typer.Option([], "--role", "-r", help="Role (repeatable); default: the dev user's roles"),
+          ttl: int = typer.Option(3600, "--ttl", min=1, help="Seconds until the token expires."),
+          name: Optional[str] = typer.Option(None, "--name", help="Display name (default: the dev user's)")) -> None:
+    """Print a token from the local dev issuer, e.g. `export ORDERFLOW_TOKEN=$(orderflow token -u maria)`."""
+    known = dev_issuer.dev_user(user)
+    chosen = role or (list(known.roles) if known else [])
+    if not chosen:
+        raise fail(f"{user!r} is not a dev user: give --role (one of {', '.join(roles.ALL)})")
+    unknown = sorted(set(chosen) - set(roles.ALL))
+    if unknown:
+        raise fail(f"unknown role(s) {', '.join(unknown)}; roles are {', '.join(roles.ALL)}")
+    try:
+        print(dev_issuer.issue_token(user, chosen, name=name, ttl_seconds=ttl))
+    except RuntimeError as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command()
+def audit(service: str = typer.Option("sales", "--service", "-s", help=f"One of {', '.join(SERVICES)}"),
+          order: Optional[str] = typer.Option(None, "--order", help="Only requests about this order id."),
+          subject: Optional[str] = typer.Option(None, "--user", help="Only this user's requests."),
+          limit: int = typer.Option(30, "--limit", min=1, max=1000)) -> None:
+    """Who did what through a service's API (needs the auditor or operator role)."""
+    if service not in SERVICES:
+        raise fail(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
+    params = {k: v for k, v in {"order_id": order, "subject": subject, "limit": limit}.items() if v}
+    entries = json_or_fail(call(service, "GET", "/audit", params=params), f"reading {service}'s audit log")
+    table = Table(title=f"{service} audit: {len(entries)}", title_justify="left")
+    for column in ("at", "user", "role", "from", "request", "status"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("outcome", overflow="fold", min_width=16)
+    for e in entries:
+        table.add_row(str(e["at"])[:19].replace("T", " "), e.get("subject") or "[red]anonymous[/]",
+                      e.get("role") or ",".join(e.get("roles") or []), e.get("source") or "",
+                      f"{e['method']} {e['path']}", str(e["status"]), e.get("outcome") or "")
+    console.print(table)
 
 
 # --- orders ---------------------------------------------------------------------------------
@@ -335,7 +393,7 @@ def bench(orders: int = typer.Option(200, "--orders", "-n", min=1, help="How man
         try:
             result = asyncio.run(bench_mod.run(client.url("sales"), orders=orders, concurrency=concurrency,
                                                customer=customer, sku=sku, quantity=quantity, timeout=timeout,
-                                               rate=rate, progress=progress))
+                                               rate=rate, progress=progress, headers=client.auth_headers()))
         except httpx.HTTPError as exc:
             raise fail(f"benchmark failed talking to sales: {exc}") from None
     load = f"{rate:g} orders/s" if rate else f"concurrency {concurrency}"

@@ -181,8 +181,9 @@ def register(consumer: Consumer) -> None:
             seq = await tx.conn.fetchval("SELECT nextval('credit_note_number_seq')")
             number = f"CN-{seq:06d}"
             await tx.conn.execute(
-                "INSERT INTO credit_notes (credit_note_number, invoice_number, order_id, amount, reason)"
-                " VALUES ($1, $2, $3, $4, $5)", number, invoice_number, cmd.order_id, amount, cmd.reason)
+                "INSERT INTO credit_notes (credit_note_number, invoice_number, order_id, amount, reason, initiated_by)"
+                " VALUES ($1, $2, $3, $4, $5, $6)", number, invoice_number, cmd.order_id, amount, cmd.reason,
+                tx.initiator.model_dump() if tx.initiator else None)
             await _refresh_invoice(tx.conn, invoice_number)
             await tx.emit(finance.CreditNoteIssued(
                 order_id=cmd.order_id, invoice_number=invoice_number, credit_note_number=number, amount=amount,
@@ -205,8 +206,9 @@ def register(consumer: Consumer) -> None:
         requested = []
         for payment_ref, amount in parts:
             await tx.conn.execute(
-                "INSERT INTO refunds (payment_ref, order_id, amount, status, reason)"
-                " VALUES ($1, $2, $3, 'requested', $4)", payment_ref, cmd.order_id, amount, cmd.reason)
+                "INSERT INTO refunds (payment_ref, order_id, amount, status, reason, initiated_by)"
+                " VALUES ($1, $2, $3, 'requested', $4, $5)", payment_ref, cmd.order_id, amount, cmd.reason,
+                tx.initiator.model_dump() if tx.initiator else None)
             await _refresh_invoice(tx.conn, invoice_of[payment_ref])
             await tx.emit(integrations.RefundRequested(payment_ref=payment_ref, order_id=cmd.order_id, amount=amount),
                           key=cmd.order_id)

@@ -284,6 +284,7 @@ def register(consumer: Consumer) -> None:
                         " deliver_by = COALESCE($4, deliver_by), updated_at = now() WHERE shipment_id = $1",
                         s["shipment_id"], address, country, cmd.requested_delivery_date)
                     summary = f"updated {s['status']} shipment {s['shipment_id']}"
-            await tx.conn.execute("INSERT INTO delivery_changes (change_id, order_id, summary) VALUES ($1, $2, $3)",
-                                  cmd.change_id, cmd.order_id, summary)
+            await tx.conn.execute(
+                "INSERT INTO delivery_changes (change_id, order_id, summary, initiated_by) VALUES ($1, $2, $3, $4)",
+                cmd.change_id, cmd.order_id, summary, tx.initiator.model_dump() if tx.initiator else None)
         await tx.emit(logistics.DeliveryUpdated(order_id=cmd.order_id, change_id=cmd.change_id), key=cmd.order_id)

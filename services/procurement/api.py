@@ -6,20 +6,23 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from services.runtime.http_auth import requires
+from services.runtime.roles import AUDITOR, OPERATOR, PROCUREMENT
 from services.runtime.service import Service
 
 
 def router(service: Service) -> APIRouter:
     api = APIRouter(tags=["procurement"])
+    readers = [requires(PROCUREMENT, OPERATOR, AUDITOR)]
 
-    @api.get("/suppliers")
+    @api.get("/suppliers", dependencies=[requires(PROCUREMENT, AUDITOR)])   # costs: not for operators
     async def suppliers() -> list[dict[str, Any]]:
         rows = await service.pool.fetch(
             "SELECT s.supplier_id, s.name, sp.sku, sp.rank, sp.lead_time_days, sp.unit_cost"
             " FROM suppliers s JOIN supplier_products sp USING (supplier_id) ORDER BY sp.sku, sp.rank")
         return [dict(r) for r in rows]
 
-    @api.get("/purchase-orders")
+    @api.get("/purchase-orders", dependencies=readers)
     async def purchase_orders(order_id: str | None = None, sku: str | None = None,
                               status: str | None = None) -> list[dict[str, Any]]:
         """Every purchase order with its status, supplier and rank, the reason it was abandoned or
@@ -40,7 +43,7 @@ def router(service: Service) -> APIRouter:
             order_id, sku, status)
         return [dict(r) for r in rows]
 
-    @api.get("/requisitions")
+    @api.get("/requisitions", dependencies=readers)
     async def requisitions(order_id: str | None = None, sku: str | None = None,
                            status: str | None = None) -> list[dict[str, Any]]:
         rows = await service.pool.fetch(

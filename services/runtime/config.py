@@ -74,6 +74,8 @@ class Settings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int | None = None      # ORDERFLOW_<SERVICE>_PORT wins, see port()
+    http_trusted_proxies: str = ""    # addresses whose X-Forwarded-For is believed (audit source address)
+    metrics_public: bool = True       # /metrics without a token, for Prometheus; false: operator/auditor token
 
     relay_batch_size: int = 500
     relay_poll_seconds: float = 1.0   # fallback when no NOTIFY arrives

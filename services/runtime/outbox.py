@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import asyncpg
 from prometheus_client import Counter, Gauge
 
-from contracts.envelope import Envelope, Message, kafka_headers
+from contracts.envelope import Envelope, Initiator, Message, kafka_headers
 from contracts.topics import CATALOGUE
 
 if TYPE_CHECKING:
@@ -44,7 +44,13 @@ class Tx:
     service: str
     cause: Envelope | None = None
     trace: dict[str, str] | None = None   # trace context when there is no cause (an HTTP request)
+    initiated_by: Initiator | None = None  # the HTTP caller; else carried on from the cause
     emitted: list[Envelope] = field(default_factory=list)
+
+    @property
+    def initiator(self) -> Initiator | None:
+        """Who asked for what this transaction does: the HTTP caller, or whoever started the cause."""
+        return self.initiated_by or (self.cause.initiated_by if self.cause else None)
 
     async def emit(self, message: Message, *, key: str, correlation_id: str | None = None) -> Envelope:
         spec = CATALOGUE[message.TOPIC]
@@ -56,6 +62,7 @@ class Tx:
             producer=self.service,
             causation_id=self.cause.message_id if self.cause else None,
             trace=self.cause.trace if self.cause else self.trace,
+            initiated_by=self.initiator,
         )
         await self.conn.execute(
             "INSERT INTO outbox (message_id, topic, message_key, message_type, envelope)"

@@ -4,12 +4,15 @@ A department module creates a Service, registers handlers on `service.consumer` 
 `service.http`, and runs `service.run()`. Start-up: database (created when missing) -> migrations
 -> Kafka consumer -> relay -> ready. SIGTERM (uvicorn): not ready -> consumers stop after their
 in-flight message commits -> the relay publishes what is committed -> connections close.
+HTTP: every route but /health/* needs a bearer token and declares its roles (http_auth.py);
+actions and refusals are audited (audit.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -20,7 +23,7 @@ from typing import Any
 import asyncpg
 import uvicorn
 from aiokafka import ConsumerRecord
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Query, Response
 from fastapi.responses import JSONResponse
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -29,11 +32,15 @@ from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from contracts.topics import CATALOGUE, messages_on, topics_read_by
+from services.runtime import audit, http_auth
 from services.runtime.config import Settings
 from services.runtime.consumer import Consumer
 from services.runtime.db import create_pool, migrate
+from services.runtime.http_auth import requires
 from services.runtime.kafka_security import faststream_security
 from services.runtime.outbox import OUTBOX_PENDING, Relay
+from services.runtime.roles import ALL as ANY_ROLE, AUDITOR, OPERATOR
+from services.runtime.tokens import AuthSettings, TokenVerifier
 from services.runtime.version import version_of
 
 log = logging.getLogger(__name__)
@@ -90,8 +97,14 @@ class Service:
         self._accepting = False
         self._subscribe(subscribe)
         self._document_publications()
+        self.auth = TokenVerifier(AuthSettings())
         self.http = FastAPI(title=f"orderflow {name}", description=description, lifespan=self._lifespan)
+        http_auth.install(self.http, verifier=self.auth, is_public=self.is_public, pool=lambda: self.pool)
         self._add_operational_routes()
+
+    def is_public(self, path: str) -> bool:
+        """Paths served without a token: health probes, and metrics unless ORDERFLOW_METRICS_PUBLIC=false."""
+        return path.startswith("/health/") or (path == "/metrics" and self.settings.metrics_public)
 
     # --- wiring -------------------------------------------------------------------------------
 
@@ -140,6 +153,9 @@ class Service:
 
     @asynccontextmanager
     async def _lifespan(self, app: FastAPI):
+        http_auth.check_routes(self.http, self.is_public)
+        self.auth.check_keys()
+        log.info("%s: HTTP callers must authenticate: %s", self.name, self.auth.describe())
         self.pool = await create_pool(self.settings.dsn(), size=self.settings.db_pool_size)
         applied = await migrate(self.pool, self.migrations)
         if applied:
@@ -182,7 +198,7 @@ class Service:
                 log.exception("periodic job %s failed; it runs again in %ss", name, seconds)
             await asyncio.sleep(seconds)
 
-    # --- HTTP: health, metrics, AsyncAPI ------------------------------------------------------
+    # --- HTTP: health, metrics, AsyncAPI, dead letters, audit ------------------------------------------------------
 
     async def readiness(self) -> dict[str, Any]:
         checks: dict[str, Any] = {"accepting": self._accepting}
@@ -212,7 +228,8 @@ class Service:
             checks = await self.readiness()
             return JSONResponse({"service": self.name, **checks}, status_code=200 if checks["ready"] else 503)
 
-        @http.get("/metrics", tags=["operations"])
+        @http.get("/metrics", tags=["operations"],
+                  dependencies=[] if self.settings.metrics_public else [requires(OPERATOR, AUDITOR)])
         async def metrics() -> Response:
             if self.pool is not None:
                 try:
@@ -222,18 +239,28 @@ class Service:
                     pass
             return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
-        @http.get("/asyncapi.json", tags=["operations"])
+        @http.get("/asyncapi.json", tags=["operations"], dependencies=[requires(*ANY_ROLE)])
         async def asyncapi() -> JSONResponse:
             spec = AsyncAPI(self.broker, title=f"orderflow {self.name}", version="1.0.0")
             return JSONResponse(spec.to_specification().to_jsonable())
 
-        @http.get("/dead-letters", tags=["operations"])
-        async def dead_letters(limit: int = 50) -> list[dict[str, Any]]:
+        @http.get("/dead-letters", tags=["operations"], dependencies=[requires(OPERATOR, AUDITOR)])
+        async def dead_letters(limit: int = Query(default=50, ge=1, le=1000)) -> list[dict[str, Any]]:
             assert self.pool is not None
             rows = await self.pool.fetch(
                 "SELECT id, topic, kafka_partition, kafka_offset, message_type, reason, raw_value, created_at"
                 " FROM dead_letters ORDER BY id DESC LIMIT $1", limit)
             return [dict(r) for r in rows]
+
+        @http.get("/audit", tags=["operations"], dependencies=[requires(AUDITOR, OPERATOR)])
+        async def audit_log(order_id: str | None = Query(default=None, max_length=64),
+                            subject: str | None = Query(default=None, max_length=200),
+                            since: dt.datetime | None = None,
+                            limit: int = Query(default=100, ge=1, le=1000)) -> list[dict[str, Any]]:
+            """Who did what through this service's API, newest first: every action (non-GET request)
+            and every refusal (401/403), with subject, roles, source address, request excerpt, outcome."""
+            assert self.pool is not None
+            return await audit.search(self.pool, order_id=order_id, subject=subject, since=since, limit=limit)
 
     # --- entry point --------------------------------------------------------------------------
 
@@ -242,5 +269,7 @@ class Service:
             level=os.environ.get("ORDERFLOW_LOG_LEVEL", "INFO"),
             format=f"%(asctime)s {self.name} %(levelname)s %(name)s: %(message)s",
         )
+        trusted = self.settings.http_trusted_proxies
         uvicorn.run(self.http, host=self.settings.http_host, port=self.settings.port(),
-                    log_level="warning", timeout_graceful_shutdown=int(self.settings.shutdown_grace_seconds))
+                    log_level="warning", timeout_graceful_shutdown=int(self.settings.shutdown_grace_seconds),
+                    proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)

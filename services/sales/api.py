@@ -1,4 +1,8 @@
-"""Sales HTTP API: place, show (with timeline), list, approve, change and cancel orders."""
+"""Sales HTTP API: place, show (with timeline), list, approve, change and cancel orders.
+
+Who may do what is declared per endpoint with `requires(...)`; a clerk acts only on orders they
+placed (`act`). Every action lands on the order's timeline naming the user, and travels on in the
+envelope of the messages it causes (`initiated_by`)."""
 
 from __future__ import annotations
 
@@ -7,17 +11,20 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Header, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.common import Address, PricedLine
+from services.runtime.http_auth import Caller, requires
 from services.runtime.outbox import Tx
+from services.runtime.roles import AUDITOR, CLERK, OPERATOR, SALES_MANAGER
 from services.runtime.service import Service
 from services.sales import handlers, intake, saga, store
 from services.sales.saga import Order, Status, Timings
 
-APPROVER_ROLES = {"sales_manager"}
+ORDER_READERS = (CLERK, SALES_MANAGER, OPERATOR, AUDITOR)   # orders carry customers' addresses
+OWN_ORDERS_ONLY = "a clerk may change or cancel only the orders they placed"
 
 
 class OrderAccepted(BaseModel):
@@ -58,27 +65,35 @@ class SagaAnswer(BaseModel):
 def router(service: Service, timings: Timings) -> APIRouter:
     api = APIRouter(tags=["orders"])
 
-    async def act(order_id: uuid.UUID, decide: Callable[[Order, Any], saga.Decision]) -> SagaAnswer:
-        """Lock the order, let the saga decide, persist; a refusal is a 409 with the reason."""
+    async def act(order_id: uuid.UUID, caller: Caller, action: str, decide: Callable[[Order, Any], saga.Decision],
+                  detail: dict[str, Any] | None = None) -> SagaAnswer:
+        """Lock the order, let the saga decide, persist with the caller on the timeline and in the
+        envelopes; a refusal is a 409 with the reason, another clerk's order a 403."""
         async with service.pool.acquire() as conn, conn.transaction():
             order = await store.lock(conn, str(order_id))
             if order is None:
                 raise HTTPException(404, f"no order {order_id}")
+            if caller.role == CLERK and (owner := await store.placed_by(conn, order.order_id)) != caller.subject:
+                raise HTTPException(403, f"{OWN_ORDERS_ONLY}; {order.number} was placed by "
+                                         f"{owner or 'another system'} (a sales_manager may act on it)")
             try:
                 decision = decide(order, conn)
             except saga.Refused as exc:
                 raise HTTPException(409, str(exc)) from exc
-            after = await handlers.apply(Tx(conn, service.name), order, decision, timings)
+            by = caller.initiator()
+            await store.add_action(conn, order.order_id, action, by, detail)
+            after = await handlers.apply(Tx(conn, service.name, initiated_by=by), order, decision, timings)
         return SagaAnswer(order_id=after.order_id, status=after.status.value, note=decision.note)
 
     @api.post("/orders", status_code=201, response_model=OrderAccepted,
               responses={200: {"description": "Same external_ref as an earlier order: that order"},
                          422: {"description": "Invalid order; `detail` names each bad field"}})
-    async def place(request: intake.OrderRequest, response: Response) -> OrderAccepted:
+    async def place(request: intake.OrderRequest, response: Response,
+                    caller: Caller = requires(CLERK, SALES_MANAGER)) -> OrderAccepted:
         async with service.pool.acquire() as conn, conn.transaction():
             try:
-                order, created = await handlers.place_order(
-                    Tx(conn, service.name, trace=intake.new_traceparent()), request, channel="api", timings=timings)
+                tx = Tx(conn, service.name, trace=intake.new_traceparent(), initiated_by=caller.initiator())
+                order, created = await handlers.place_order(tx, request, channel="api", timings=timings)
             except intake.IntakeError as exc:
                 raise RequestValidationError(exc.errors) from exc
         if not created:
@@ -86,32 +101,29 @@ def router(service: Service, timings: Timings) -> APIRouter:
         return OrderAccepted(order_id=order.order_id, order_number=order.number, status=order.status.value,
                              created=created)
 
-    @api.get("/orders/{order_id}")
+    @api.get("/orders/{order_id}", dependencies=[requires(*ORDER_READERS)])
     async def show(order_id: uuid.UUID) -> dict[str, Any]:
         order = await store.get(service.pool, order_id)
         if order is None:
             raise HTTPException(404, f"no order {order_id}")
         return order
 
-    @api.get("/orders")
+    @api.get("/orders", dependencies=[requires(*ORDER_READERS)])
     async def list_(status: Status | None = Query(default=None), limit: int = Query(default=100, ge=1, le=1000)
                     ) -> list[dict[str, Any]]:
         return await store.list_orders(service.pool, status.value if status else None, limit)
 
     @api.post("/orders/{order_id}/approve", status_code=202, response_model=SagaAnswer,
-              responses={403: {"description": "Caller's role may not approve"}, 409: {"description": "Not awaiting approval"}})
-    async def approve(order_id: uuid.UUID, x_orderflow_user: str = Header(..., description="Who approves"),
-                      x_orderflow_role: str = Header(..., description="Caller's role, e.g. sales_manager")
-                      ) -> SagaAnswer:
-        if x_orderflow_role not in APPROVER_ROLES:
-            raise HTTPException(403, f"role {x_orderflow_role!r} may not approve orders (needs one of "
-                                     f"{sorted(APPROVER_ROLES)})")
-        return await act(order_id, lambda order, _: saga.approve(order, x_orderflow_user, handlers.now()))
+              responses={409: {"description": "Not awaiting approval"}})
+    async def approve(order_id: uuid.UUID, caller: Caller = requires(SALES_MANAGER)) -> SagaAnswer:
+        return await act(order_id, caller, "approve",
+                         lambda order, _: saga.approve(order, caller.subject, handlers.now()))
 
     @api.post("/orders/{order_id}/changes", status_code=202, response_model=SagaAnswer,
               responses={409: {"description": "Not changeable now; `detail` says why"},
                          422: {"description": "Unknown SKU or invalid change"}})
-    async def change(order_id: uuid.UUID, request: ChangeRequest) -> SagaAnswer:
+    async def change(order_id: uuid.UUID, request: ChangeRequest,
+                     caller: Caller = requires(SALES_MANAGER, CLERK)) -> SagaAnswer:
         async with service.pool.acquire() as conn:
             prices = await store.price_list(conn)
         unknown = [{"loc": ["body", "lines", i, "sku"], "msg": f"unknown or inactive SKU {c.sku!r}",
@@ -131,19 +143,22 @@ def router(service: Service, timings: Timings) -> APIRouter:
                     raise saga.Refused("a change cannot remove every line; cancel the order instead")
             return saga.request_change(order, lines=lines, address=request.delivery_address,
                                        requested_delivery_date=request.requested_delivery_date, now=handlers.now())
-        return await act(order_id, decide)
+        return await act(order_id, caller, "change", decide, request.model_dump(mode="json", exclude_none=True))
 
     @api.post("/orders/{order_id}/cancel", status_code=202, response_model=SagaAnswer,
               responses={409: {"description": "Already final, or goods already dispatched"}})
-    async def cancel(order_id: uuid.UUID, request: CancelRequest | None = None) -> SagaAnswer:
+    async def cancel(order_id: uuid.UUID, request: CancelRequest | None = None,
+                     caller: Caller = requires(SALES_MANAGER, CLERK)) -> SagaAnswer:
         reason = (request or CancelRequest()).reason
-        return await act(order_id, lambda order, _: saga.request_cancel(order, reason, handlers.now()))
+        return await act(order_id, caller, "cancel",
+                         lambda order, _: saga.request_cancel(order, reason, handlers.now()), {"reason": reason})
 
     @api.post("/orders/{order_id}/compensations/retry", status_code=202, response_model=SagaAnswer)
-    async def retry_compensations(order_id: uuid.UUID) -> SagaAnswer:
-        return await act(order_id, lambda order, _: saga.retry_parked(order, handlers.now()))
+    async def retry_compensations(order_id: uuid.UUID, caller: Caller = requires(OPERATOR)) -> SagaAnswer:
+        return await act(order_id, caller, "compensation_retry",
+                         lambda order, _: saga.retry_parked(order, handlers.now()))
 
-    @api.get("/alerts")
+    @api.get("/alerts", dependencies=[requires(SALES_MANAGER, OPERATOR, AUDITOR)])
     async def alerts(limit: int = Query(default=100, ge=1, le=1000)) -> list[dict[str, Any]]:
         """Orders that need a person: parked compensations or steps without answer."""
         rows = await service.pool.fetch(

@@ -44,7 +44,11 @@ async def place_order(tx: Tx, request: intake.OrderRequest, *, channel: str, tim
         fulfilment_policy=request.fulfilment_policy, lines=tuple(lines), address=address,
         requested_delivery_date=request.requested_delivery_date,
     )
-    await store.insert(tx.conn, order, channel=channel, external_ref=request.external_ref)
+    by = tx.initiator
+    await store.insert(tx.conn, order, channel=channel, external_ref=request.external_ref,
+                       placed_by=by.subject if by else None)
+    if by:
+        await store.add_action(tx.conn, order.order_id, "place", by, {"order_number": order.number})
     await store.add_timeline(tx.conn, order.order_id, department="sales", kind="status", type_="received",
                              detail={"channel": channel, "total": str(order.total)})
     await tx.emit(sales.OrderPlaced(
@@ -66,17 +70,18 @@ async def apply(tx: Tx, before: Order, decision: saga.Decision, timings: Timings
         envelope = await tx.emit(message, key=after.order_id, correlation_id=after.order_id)
         await store.add_timeline(tx.conn, after.order_id, department=CATALOGUE[message.TOPIC].owner,
                                  kind="command" if message.TOPIC.endswith(".commands.v1") else "event",
-                                 type_=message.TYPE, message_id=envelope.message_id, detail=envelope.payload)
+                                 type_=message.TYPE, message_id=envelope.message_id, detail=envelope.payload,
+                                 initiated_by=envelope.initiated_by)
     if changed:
         await store.add_timeline(tx.conn, after.order_id, department="sales", kind="status",
-                                 type_=after.status.value, detail={"note": decision.note})
+                                 type_=after.status.value, detail={"note": decision.note}, initiated_by=tx.initiator)
         await tx.emit(sales.OrderStatusChanged(
             order_id=after.order_id, order_number=after.number, status=after.status.value,
             previous_status=before.status.value, reason=after.status_reason,
         ), key=after.order_id, correlation_id=after.order_id)
     elif decision.note:
         await store.add_timeline(tx.conn, after.order_id, department="sales", kind="saga", type_="progress",
-                                 detail={"note": decision.note})
+                                 detail={"note": decision.note}, initiated_by=tx.initiator)
     return after
 
 

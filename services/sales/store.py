@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from contracts.common import Address
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, Initiator
 from services.sales.saga import Order, Timings, next_check
 
 
@@ -34,17 +34,22 @@ async def next_number(conn: asyncpg.Connection) -> str:
     return f"SO-{seq:06d}"
 
 
-async def insert(conn: asyncpg.Connection, order: Order, *, channel: str, external_ref: str | None) -> None:
+async def insert(conn: asyncpg.Connection, order: Order, *, channel: str, external_ref: str | None,
+                 placed_by: str | None) -> None:
     await conn.execute(
         "INSERT INTO orders (order_id, order_number, customer_id, order_type, payment_method, fulfilment_policy,"
-        " channel, external_ref, lines, total, delivery_address, requested_delivery_date, status, saga)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        " channel, external_ref, lines, total, delivery_address, requested_delivery_date, status, saga, placed_by)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         uuid.UUID(order.order_id), order.number, order.customer_id, order.order_type.value,
         order.payment_method.value, order.fulfilment_policy.value, channel, external_ref,
         [line.model_dump(mode="json") for line in order.lines], order.total,
         order.address.model_dump(mode="json"), order.requested_delivery_date, order.status.value,
-        order.model_dump(mode="json"),
+        order.model_dump(mode="json"), placed_by,
     )
+
+
+async def placed_by(conn: asyncpg.Connection, order_id: str) -> str | None:
+    return await conn.fetchval("SELECT placed_by FROM orders WHERE order_id = $1", uuid.UUID(order_id))
 
 
 async def lock(conn: asyncpg.Connection, order_id: str) -> Order | None:
@@ -75,17 +80,26 @@ async def due_orders(conn: asyncpg.Connection, now: dt.datetime, limit: int = 10
 
 
 async def add_timeline(conn: asyncpg.Connection, order_id: str, *, department: str, kind: str, type_: str,
-                       detail: dict[str, Any] | None = None, message_id: uuid.UUID | None = None) -> None:
+                       detail: dict[str, Any] | None = None, message_id: uuid.UUID | None = None,
+                       initiated_by: Initiator | None = None) -> None:
     await conn.execute(
-        "INSERT INTO order_timeline (order_id, department, kind, type, message_id, detail)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO order_timeline (order_id, department, kind, type, message_id, detail, initiated_by)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
         uuid.UUID(order_id), department, kind, type_, message_id, detail or {},
+        initiated_by.model_dump() if initiated_by else None,
     )
+
+
+async def add_action(conn: asyncpg.Connection, order_id: str, action: str, by: Initiator,
+                     detail: dict[str, Any] | None = None) -> None:
+    """A person's request on the timeline (place, approve, change, cancel, compensation retry), naming them."""
+    await add_timeline(conn, order_id, department="sales", kind="action", type_=action, initiated_by=by,
+                       detail={"user": by.subject, "name": by.name, "role": by.role, **(detail or {})})
 
 
 async def add_event_to_timeline(conn: asyncpg.Connection, order_id: str, envelope: Envelope) -> None:
     await add_timeline(conn, order_id, department=envelope.producer, kind="event", type_=envelope.type,
-                       detail=envelope.payload, message_id=envelope.message_id)
+                       detail=envelope.payload, message_id=envelope.message_id, initiated_by=envelope.initiated_by)
 
 
 async def get(pool: asyncpg.Pool, order_id: uuid.UUID) -> dict[str, Any] | None:
@@ -93,7 +107,8 @@ async def get(pool: asyncpg.Pool, order_id: uuid.UUID) -> dict[str, Any] | None:
     if row is None:
         return None
     timeline = await pool.fetch(
-        "SELECT at, department, kind, type, detail FROM order_timeline WHERE order_id = $1 ORDER BY id", order_id)
+        "SELECT at, department, kind, type, detail, initiated_by FROM order_timeline WHERE order_id = $1 ORDER BY id",
+        order_id)
     return {**_public(row), "timeline": [dict(t) for t in timeline]}
 
 
@@ -115,6 +130,7 @@ def _public(row: asyncpg.Record) -> dict[str, Any]:
         "fulfilment_policy": row["fulfilment_policy"],
         "channel": row["channel"],
         "external_ref": row["external_ref"],
+        "placed_by": row["placed_by"],
         "status": row["status"],
         "status_reason": row["status_reason"],
         "lines": row["lines"],

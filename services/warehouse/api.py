@@ -6,6 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
+from services.runtime.http_auth import requires
+from services.runtime.roles import AUDITOR, CLERK, OPERATOR, PROCUREMENT, SALES_MANAGER, WAREHOUSE
 from services.runtime.service import Service
 
 CONSERVATION_SQL = """
@@ -36,13 +38,16 @@ ORDER BY s.sku
 
 def router(service: Service) -> APIRouter:
     api = APIRouter(tags=["warehouse"])
+    # What is available is everyone's business who promises or buys goods; the rest is the warehouse's.
+    stock_readers = [requires(WAREHOUSE, PROCUREMENT, CLERK, SALES_MANAGER, OPERATOR, AUDITOR)]
+    readers = [requires(WAREHOUSE, OPERATOR, AUDITOR)]
 
-    @api.get("/stock")
+    @api.get("/stock", dependencies=stock_readers)
     async def stock() -> list[dict[str, Any]]:
         rows = await service.pool.fetch("SELECT *, on_hand - reserved AS available FROM stock ORDER BY sku")
         return [dict(r) for r in rows]
 
-    @api.get("/stock/conservation")
+    @api.get("/stock/conservation", dependencies=readers)
     async def conservation(sku: str | None = None) -> dict[str, Any]:
         """Per SKU: on_hand = opening + received - shipped + returned (also = the sum of all on-hand
         movements), reserved = sum of open reservations (also = the sum of all reserved movements)."""
@@ -56,14 +61,14 @@ def router(service: Service) -> APIRouter:
             result.append(row)
         return {"ok": all(r["ok"] for r in result), "skus": result}
 
-    @api.get("/stock/{sku}")
+    @api.get("/stock/{sku}", dependencies=stock_readers)
     async def stock_item(sku: str) -> dict[str, Any]:
         row = await service.pool.fetchrow("SELECT *, on_hand - reserved AS available FROM stock WHERE sku = $1", sku)
         if row is None:
             raise HTTPException(404, f"no SKU {sku}")
         return dict(row)
 
-    @api.get("/stock/{sku}/movements")
+    @api.get("/stock/{sku}/movements", dependencies=readers)
     async def movements(sku: str, limit: int = 500) -> list[dict[str, Any]]:
         if not await service.pool.fetchval("SELECT true FROM stock WHERE sku = $1", sku):
             raise HTTPException(404, f"no SKU {sku}")
@@ -71,7 +76,7 @@ def router(service: Service) -> APIRouter:
             "SELECT * FROM stock_movements WHERE sku = $1 ORDER BY id DESC LIMIT $2", sku, limit)
         return [dict(r) for r in rows]
 
-    @api.get("/reservations")
+    @api.get("/reservations", dependencies=readers)
     async def reservations(order_id: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
         rows = await service.pool.fetch(
             "SELECT *, quantity_reserved + quantity_shipped AS quantity_secured FROM reservations"
@@ -79,25 +84,25 @@ def router(service: Service) -> APIRouter:
             " ORDER BY created_at, sku", order_id, status)
         return [dict(r) for r in rows]
 
-    @api.get("/packages")
+    @api.get("/packages", dependencies=readers)
     async def packages(order_id: str | None = None) -> list[dict[str, Any]]:
         rows = await service.pool.fetch(
             "SELECT * FROM packages WHERE ($1::text IS NULL OR order_id = $1) ORDER BY packed_at", order_id)
         return [dict(r) for r in rows]
 
-    @api.get("/dispatches")
+    @api.get("/dispatches", dependencies=readers)
     async def dispatches(order_id: str | None = None) -> list[dict[str, Any]]:
         rows = await service.pool.fetch(
             "SELECT * FROM dispatches WHERE ($1::text IS NULL OR order_id = $1) ORDER BY dispatched_at", order_id)
         return [dict(r) for r in rows]
 
-    @api.get("/returns")
+    @api.get("/returns", dependencies=readers)
     async def returns(order_id: str | None = None) -> list[dict[str, Any]]:
         rows = await service.pool.fetch(
             "SELECT * FROM returns WHERE ($1::text IS NULL OR order_id = $1) ORDER BY returned_at", order_id)
         return [dict(r) for r in rows]
 
-    @api.get("/goods-receipts")
+    @api.get("/goods-receipts", dependencies=readers)
     async def goods_receipts(order_id: str | None = None) -> list[dict[str, Any]]:
         rows = await service.pool.fetch(
             "SELECT * FROM goods_receipts WHERE ($1::text IS NULL OR order_id = $1) ORDER BY received_at", order_id)

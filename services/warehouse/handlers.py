@@ -68,14 +68,16 @@ async def _lock_stock(conn: asyncpg.Connection, skus: Iterable[str]) -> dict[str
 
 async def _move(tx: Tx, sku: str, order_id: str | None, *, on_hand: int = 0, reserved: int = 0, kind: str,
                 reason: str) -> None:
-    """The only way stock changes: update the level and record the movement; warn when low."""
+    """The only way stock changes: update the level and record the movement (and who asked, when a
+    person's request caused it); warn when low."""
     if not on_hand and not reserved:
         return
     await tx.conn.execute("UPDATE stock SET on_hand = on_hand + $2, reserved = reserved + $3 WHERE sku = $1",
                           sku, on_hand, reserved)
     await tx.conn.execute(
-        "INSERT INTO stock_movements (sku, order_id, delta_on_hand, delta_reserved, kind, reason)"
-        " VALUES ($1, $2, $3, $4, $5, $6)", sku, order_id, on_hand, reserved, kind, reason)
+        "INSERT INTO stock_movements (sku, order_id, delta_on_hand, delta_reserved, kind, reason, initiated_by)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)", sku, order_id, on_hand, reserved, kind, reason,
+        tx.initiator.model_dump() if tx.initiator else None)
     if on_hand - reserved < 0:          # available stock went down
         await _warn_if_low(tx, sku)
 
@@ -350,8 +352,10 @@ def register(consumer: Consumer) -> None:
                             Held(plan.requested, held.reserved - plan.release + plan.reserve, held.packed,
                                  held.shipped))
             released = _stock_lines(released_q)
-            await tx.conn.execute("INSERT INTO reservation_changes (change_id, order_id, released) VALUES ($1, $2, $3)",
-                                  cmd.change_id, cmd.order_id, [line.model_dump() for line in released])
+            await tx.conn.execute(
+                "INSERT INTO reservation_changes (change_id, order_id, released, initiated_by) VALUES ($1, $2, $3, $4)",
+                cmd.change_id, cmd.order_id, [line.model_dump() for line in released],
+                tx.initiator.model_dump() if tx.initiator else None)
             await _touch(tx.conn, cmd.order_id)
         if released:
             await tx.emit(warehouse.ReservationReleased(order_id=cmd.order_id, lines=released, reason=reason),

@@ -28,16 +28,20 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts.envelope import Envelope, Message, kafka_headers
 from contracts.topics import CATALOGUE
+from services.cli.client import resolve_token
 from services.cli.stack import SERVICES, Stack
 from services.provisioning.kafka import (delete_environment_acls, delete_environment_groups, delete_topics,
                                          provision_kafka)
 from services.provisioning.postgres import drop_databases, provision_databases
+from services.runtime import dev_issuer, roles
 from services.runtime.config import Settings
 from services.runtime.kafka_security import client_kwargs
 from tests.e2e.infra import Infra, select_mode, start as start_infra
 
 ROOT = Path(__file__).resolve().parents[2]
 FINAL = {"completed", "rejected", "cancelled"}
+RUNNER = "e2e-runner"            # the harness's own user: places orders, operates, reads everything
+RUNNER_ROLES = [roles.CLERK, roles.OPERATOR, roles.AUDITOR]
 
 
 def _free_port() -> int:
@@ -61,11 +65,21 @@ class E2E:
         self.stack = stack
         self.settings = settings
         self.run_id = run_id
-        self.http = httpx.Client(timeout=10)
-        self._tokens: list[str] = []          # bearer tokens handed out, for the log check
+        self._tokens = [resolve_token(RUNNER, RUNNER_ROLES, name="e2e test runner", ttl_seconds=6 * 3600)]
+        self.http = httpx.Client(timeout=10, headers={"Authorization": f"Bearer {self._tokens[0]}"})
 
     def issued_tokens(self) -> list[str]:
+        """Every bearer token handed out in this run, for the log checks."""
         return list(self._tokens)
+
+    # --- who calls ----------------------------------------------------------------------------
+
+    def as_user(self, user: str, *role_names: str, **claims: Any) -> dict[str, str]:
+        """Headers for a request as a dev user (default: the dev user's own roles; none for a stranger)."""
+        known = dev_issuer.dev_user(user)
+        token = dev_issuer.issue_token(user, list(role_names or (known.roles if known else ())), **claims)
+        self._tokens.append(token)           # remembered: the log check looks for every one of them
+        return {"Authorization": f"Bearer {token}"}
 
     # --- orders through the public API -------------------------------------------------------
 
@@ -220,6 +234,7 @@ def e2e() -> Iterator[E2E]:
                                          group_prefix=settings.group_prefix))
     assert not report.topics.problems, report.topics.problems
     asyncio.run(provision_databases(settings))
+    dev_issuer.ensure_keys()             # the services verify tokens with its JWKS from start-up on
     ports = {name: _free_port() for name in SERVICES}
     stack = Stack(run_dir=ROOT / ".local" / "test-runs" / run_id, env=env, ports=ports)
     stack.start_all()

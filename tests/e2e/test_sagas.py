@@ -176,10 +176,10 @@ async def test_sample_needs_approval_and_is_never_billed(e2e: E2E) -> None:
     order_id = e2e.place("CUST-ACME", [(sku, 1)], order_type="sample")["order_id"]
     wait_status(e2e, order_id, "awaiting_approval")
     refused = e2e.post("sales", f"/orders/{order_id}/approve",
-                       headers={"X-Orderflow-User": "clerk", "X-Orderflow-Role": "clerk"})
+                       headers=e2e.as_user("clara"))
     assert refused.status_code == 403
     approved = e2e.post("sales", f"/orders/{order_id}/approve",
-                        headers={"X-Orderflow-User": "maria", "X-Orderflow-Role": "sales_manager"})
+                        headers=e2e.as_user("maria"))
     assert approved.status_code == 202, approved.text
     order = e2e.wait_final(order_id)
     assert order["status"] == "completed" and order["total"] == "0.00"
@@ -293,6 +293,10 @@ async def test_unanswered_compensation_is_retried_parked_with_an_alert_then_fini
         assert order["status"] == "cancelling"
         assert events(order, "sales.saga_alert")
         assert order_id in {a["order_id"] for a in e2e.get("sales", "/alerts")}
+        retried = e2e.post("sales", f"/orders/{order_id}/compensations/retry", headers=e2e.as_user("oscar"))
+        assert retried.status_code == 202, retried.text              # an operator retries; the timeline names them
+        retries = [e["detail"] for e in e2e.order(order_id)["timeline"] if e["type"] == "compensation_retry"]
+        assert [(r["user"], r["role"]) for r in retries] == [("oscar", "operator")]
     finally:
         e2e.stack.start("warehouse")
         e2e.stack.wait_ready(("warehouse",))
