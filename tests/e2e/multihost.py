@@ -8,9 +8,10 @@ Every host knows the others only by address, every connection crosses the bridge
   catalogue; PostgreSQL (`deploy/local/postgres.sh`) listens on its host's address and admits the
   network with scram-sha-256; `orderflow provision` runs from the client host.
 - Each department host gets only its own credentials (its Kafka password, its database role's
-  password, the CA) through the settings container platforms use (`*_FILE`), and an environment
-  with no ORDERFLOW_* setting of the machine it happens to run on. Every department listens on
-  port 8080 of its own address: nothing relies on distinct ports on one machine.
+  password, the CA, the public keys bearer tokens are checked with) through the settings container
+  platforms use (`*_FILE`), and an environment with no ORDERFLOW_* setting of the machine it happens
+  to run on. Every department listens on port 8080 of its own address: nothing relies on distinct
+  ports on one machine.
 - The test process itself is the client host (`Network.entered`): orders, the invariants' database
   reads and the lag readings all cross the bridge, as an operator's would.
 """
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.cli.stack import MODULES, SERVICES, SIMULATORS, Stack
+from services.provisioning.secrets import write_private
 from services.runtime.config import Settings
 from tests.e2e.netns import Network
 
@@ -101,9 +103,12 @@ class MultiHost:
         return f"http://{self.net.address(service)}:{HTTP_PORT}"
 
     def operator_env(self) -> dict[str, str]:
-        """The operator on the client host: the provisioning credentials, the remote endpoints."""
+        """The operator on the client host: the provisioning credentials, the remote endpoints, a
+        bearer token (once given)."""
+        token = self.host_dir("client") / "operator.token"
         return clean_env(ORDERFLOW_HOME=str(self.infra_home), ORDERFLOW_KAFKA_BOOTSTRAP=self.bootstrap(),
-                         ORDERFLOW_PG_HOST=self.net.address("postgres"), ORDERFLOW_PG_PORT=str(PG_PORT))
+                         ORDERFLOW_PG_HOST=self.net.address("postgres"), ORDERFLOW_PG_PORT=str(PG_PORT),
+                         **({"ORDERFLOW_TOKEN_FILE": str(token)} if token.exists() else {}))
 
     def operator_settings(self) -> Settings:
         return Settings(home=self.infra_home, state_dir=self.infra_home / ".local", kafka_bootstrap=self.bootstrap(),
@@ -160,9 +165,10 @@ class MultiHost:
     def host_dir(self, host: str) -> Path:
         return self.run_dir / "hosts" / host
 
-    def distribute_credentials(self) -> None:
+    def distribute_credentials(self, jwks: Path) -> None:
         """Copy to each host what it needs and nothing else: the CA, its principal's Kafka password
-        and (departments) its database role's password. Made by provisioning on the client host."""
+        and, for a department, its database role's password and the public keys that bearer tokens
+        are verified with (`jwks`, the identity provider's). Made by provisioning on the client host."""
         state = self.infra_home / ".local"
         placement = {name: name for name in SERVICES} | {name: PARTNERS for name in SIMULATORS}
         for name, host in placement.items():
@@ -173,6 +179,14 @@ class MultiHost:
             if name in SERVICES:
                 shutil.copy2(state / "postgres" / "roles" / f"orderflow_{name}.password",
                              target / f"orderflow_{name}.pg-password")
+                shutil.copy2(jwks, target / "jwks.json")
+
+    def give_operator_token(self, token: str) -> Path:
+        """The operator's bearer token as a file on the client host (ORDERFLOW_TOKEN_FILE), the way a
+        token from an identity provider reaches the CLI."""
+        path = self.host_dir("client") / "operator.token"
+        write_private(path, token + "\n")
+        return path
 
     def host_of(self, name: str) -> str:
         return name if name in SERVICES else PARTNERS
@@ -188,5 +202,6 @@ class MultiHost:
         if name in SERVICES:
             env.update(ORDERFLOW_PG_HOST=self.net.address("postgres"), ORDERFLOW_PG_PORT=str(PG_PORT),
                        ORDERFLOW_PG_PASSWORD_FILE=str(own / f"orderflow_{name}.pg-password"),
+                       ORDERFLOW_AUTH_JWKS_FILE=str(own / "jwks.json"),
                        **{f"ORDERFLOW_{name.upper()}_PORT": str(HTTP_PORT)})
         return self.net.exec(host), env

@@ -35,6 +35,7 @@ import pytest
 
 from services.cli import lag
 from services.cli.stack import SERVICES
+from services.runtime import dev_issuer
 from tests.e2e import netns
 from tests.e2e.conftest import E2E, FINAL
 from tests.e2e.invariants import assert_invariants
@@ -66,10 +67,13 @@ def cluster() -> Iterator[tuple[MultiHost, E2E]]:
         with net.entered("client"):
             provisioned = hosts.cli("provision")
             assert provisioned.returncode == 0, provisioned.stdout + provisioned.stderr
-            hosts.distribute_credentials()
+            # Bearer tokens come from the suite's dev issuer (as in conftest.py); the hosts get its public keys only.
+            hosts.distribute_credentials(jwks=dev_issuer.ensure_keys())
             hosts.stack.start_all()
             hosts.stack.wait_ready(timeout=WAIT)
-            yield hosts, E2E(hosts.stack, hosts.operator_settings(), run_id)
+            e2e = E2E(hosts.stack, hosts.operator_settings(), run_id)
+            hosts.give_operator_token(e2e.issued_tokens()[0])
+            yield hosts, e2e
     finally:
         hosts.stack.stop_all()
         hosts.stop_infra()
@@ -247,6 +251,7 @@ async def test_departments_on_their_own_hosts_complete_every_order_exactly_once_
     logs = [*hosts.run_dir.glob("*.log"), state / "kafka" / "kafka.log", pg_base / "pgdata.log"]
     secrets = _secrets(state)
     assert len(secrets) >= 10, secrets
+    secrets.update({token: "a bearer token issued in this run" for token in e2e.issued_tokens()})
     leaks = [f"{log}: {what}" for log in logs if log.exists()
              for secret, what in secrets.items() if secret in log.read_text(errors="replace")]
     assert not leaks, leaks
