@@ -154,6 +154,25 @@ class MultiHost:
             subprocess.run([*self.net.exec(host), str(LOCAL / f"{host}.sh"), "stop"], env=self._infra_env(),
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120, check=False)
 
+    def infra_logs(self) -> dict[str, Path]:
+        """The broker's and the database server's logs, where their scripts write them."""
+        state = self.infra_home / ".local"
+        location = state / "pg-location"        # postgres.sh may have put its data elsewhere
+        pg_base = Path(location.read_text().strip()) if location.exists() else state
+        return {"kafka.log": state / "kafka" / "kafka.log", "postgres.log": pg_base / "pgdata.log"}
+
+    def keep_logs_drop_state(self, keep_state: bool = False) -> None:
+        """The broker's and the database's logs join the services' in the run directory (for a
+        post-mortem); their data and every credential go, unless `keep_state`."""
+        logs = self.infra_logs()
+        for name, source in logs.items():
+            if source.exists():
+                shutil.copy2(source, self.run_dir / name)
+        if not keep_state:
+            shutil.rmtree(self.infra_home, ignore_errors=True)
+            shutil.rmtree(self.run_dir / "hosts", ignore_errors=True)
+            shutil.rmtree(logs["postgres.log"].parent, ignore_errors=True)   # when outside infra_home
+
     def cli(self, *args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
         """`orderflow ARGS` run on the client host as the operator."""
         return subprocess.run([*self.net.exec("client"), sys.executable, "-m", "services.cli.main", *args],

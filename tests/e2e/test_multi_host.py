@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -48,6 +47,7 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 CUT_HOST = os.environ.get("ORDERFLOW_MULTIHOST_CUT", "warehouse")      # procurement, warehouse, logistics or finance
 CUT_SECONDS = float(os.environ.get("ORDERFLOW_MULTIHOST_CUT_SECONDS", "15"))
+PLENTY = 500         # opening stock of the SKU most orders buy
 WAIT = 240.0          # generous: the machine is shared and slow at times; every wait ends as soon as its condition holds
 
 
@@ -78,37 +78,11 @@ def cluster() -> Iterator[tuple[MultiHost, E2E]]:
         hosts.stack.stop_all()
         hosts.stop_infra()
         killed = net.destroy()            # also when the run failed: nothing of it stays behind
-        _keep_logs_drop_state(hosts)
+        hosts.keep_logs_drop_state(keep_state=bool(os.environ.get("ORDERFLOW_KEEP_TEST_STATE")))
     assert not killed, f"still running on the test's hosts after every process was stopped: {killed}"
 
 
-def _keep_logs_drop_state(hosts: MultiHost) -> None:
-    """The broker's and the database's logs stay beside the services' (for a failure's post-mortem);
-    data and credentials go, unless ORDERFLOW_KEEP_TEST_STATE is set."""
-    state = hosts.infra_home / ".local"
-    pg_base = Path((state / "pg-location").read_text().strip()) if (state / "pg-location").exists() else state
-    for source, name in ((state / "kafka" / "kafka.log", "kafka.log"), (pg_base / "pgdata.log", "postgres.log")):
-        if source.exists():
-            shutil.copy2(source, hosts.run_dir / name)
-    if not os.environ.get("ORDERFLOW_KEEP_TEST_STATE"):
-        shutil.rmtree(hosts.infra_home, ignore_errors=True)
-        shutil.rmtree(hosts.run_dir / "hosts", ignore_errors=True)
-        if pg_base != state:
-            shutil.rmtree(pg_base, ignore_errors=True)
-
-
 # --- helpers --------------------------------------------------------------------------------------
-
-def wait_until(what: str, probe, timeout: float = WAIT, interval: float = 0.3):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}; last value {value!r}")
-        time.sleep(interval)
-
 
 async def group_lag(e2e: E2E, group: str) -> int | None:
     """Records the department's consumer group has not committed yet (None: Kafka did not answer)."""
@@ -123,6 +97,44 @@ def metric_sum(e2e: E2E, service: str, name: str, **labels: str) -> float:
     wanted = [f'{k}="{v}"' for k, v in labels.items()]
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                if line.startswith(name + "{") and all(w in line for w in wanted))
+
+
+async def seconds_until_drained(e2e: E2E, group: str, since: float) -> float:
+    """Wait until the group has committed everything there is; seconds from `since`."""
+    deadline = time.monotonic() + WAIT
+    while await group_lag(e2e, group) != 0:
+        assert time.monotonic() < deadline, f"{group} did not catch up within {WAIT:g}s"
+        await asyncio.sleep(0.5)
+    return time.monotonic() - since
+
+
+async def assert_each_effect_once(e2e: E2E, order_ids: list[str], ordered: dict[str, int], plenty: str) -> None:
+    """Beyond the saga invariants: stock moved by exactly what was ordered, one dispatch and one
+    invoice per order (one shipment each), no order taken twice, nothing dead-lettered."""
+    skus = list(ordered)
+    await assert_invariants(e2e, order_ids, skus)
+    stock = {r["sku"]: r for r in await e2e.rows("warehouse", "SELECT sku, on_hand, reserved FROM stock"
+                                                              " WHERE sku = ANY($1)", skus)}
+    assert stock[plenty]["on_hand"] == PLENTY - ordered[plenty], (stock[plenty], ordered)
+    assert all(row["reserved"] == 0 for row in stock.values()), stock
+    for service, table in (("warehouse", "dispatches"), ("finance", "invoices")):
+        counts = {r["order_id"]: r["n"] for r in await e2e.rows(
+            service, f"SELECT order_id, count(*) n FROM {table} WHERE order_id = ANY($1::text[]) GROUP BY 1", order_ids)}
+        assert counts == {o: 1 for o in order_ids}, (table, counts)
+    assert len(await e2e.rows("sales", "SELECT 1 FROM orders")) == len(order_ids), "an order was taken twice"
+    for name in SERVICES:
+        assert e2e.get(name, "/dead-letters") == [], (name, e2e.get(name, "/dead-letters"))
+
+
+def assert_no_secret_in_logs(hosts: MultiHost, e2e: E2E) -> None:
+    """None of this run's passwords, keys or tokens in any of its logs (services, broker, database)."""
+    secrets = _secrets(hosts.infra_home / ".local")
+    assert len(secrets) >= 10, secrets
+    secrets.update({token: "a bearer token issued in this run" for token in e2e.issued_tokens()})
+    logs = [*hosts.run_dir.glob("*.log"), *hosts.infra_logs().values()]
+    leaks = [f"{log}: {what}" for log in logs if log.exists()
+             for secret, what in secrets.items() if secret in log.read_text(errors="replace")]
+    assert not leaks, leaks
 
 
 def resent_steps(order: dict) -> int:
@@ -148,7 +160,7 @@ async def test_departments_on_their_own_hosts_complete_every_order_exactly_once_
     for name in SERVICES:
         assert hosts.url(name) in status.stdout, status.stdout
 
-    plenty = await new_product(e2e, stock=500)
+    plenty = await new_product(e2e, stock=PLENTY)
     scarce = await new_product(e2e, stock=0, suppliers=["SUP-T-OK"])    # bought from the supplier on the partners host
 
     # One order end to end, placed and followed with the CLI.
@@ -169,8 +181,8 @@ async def test_departments_on_their_own_hosts_complete_every_order_exactly_once_
     # Orders in flight: the cable is pulled as soon as the first of them has reached the departments
     # (orders here take a second or two from end to end, so most are half-way then).
     batch = [place(("CUST-ACME", "CUST-NORD")[i % 2], plenty, 3) for i in range(8)] + [place("CUST-NORD", scarce, 2)]
-    wait_until("an order of the batch past its credit check",
-               lambda: any(stage(e2e, o) not in ("received", "credit_check") for o in batch), interval=0.05)
+    e2e.wait_for("an order of the batch past its credit check",
+                 lambda: any(stage(e2e, o) not in ("received", "credit_check") for o in batch), WAIT, interval=0.05)
     hosts.net.cut(CUT_HOST)
     cut_at = time.monotonic()
     samples: list[tuple[float, int | None]] = []
@@ -189,36 +201,13 @@ async def test_departments_on_their_own_hosts_complete_every_order_exactly_once_
     back_at = time.monotonic()
     assert in_flight, "the cut caught no order in flight: it proves nothing"
 
-    wait_until(f"{CUT_HOST} ready again", lambda: hosts.stack.ready(CUT_HOST)[0])
+    e2e.wait_for(f"{CUT_HOST} ready again", lambda: hosts.stack.ready(CUT_HOST)[0], WAIT)
     ready_after = time.monotonic() - back_at
-    caught_up_after = None
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        if await group_lag(e2e, CUT_HOST) == 0:
-            caught_up_after = time.monotonic() - back_at
-            break
-        await asyncio.sleep(0.5)
-    assert caught_up_after is not None, f"{CUT_HOST} did not catch up within {WAIT:g}s"
-
+    caught_up_after = await seconds_until_drained(e2e, CUT_HOST, since=back_at)
     finals = {o: e2e.wait_final(o, timeout=WAIT) for o in order_ids}
     all_final_after = time.monotonic() - back_at
     assert {o: f["status"] for o, f in finals.items() if f["status"] != "completed"} == {}
-
-    # Exactly once, from each department's own database.
-    await assert_invariants(e2e, order_ids, [plenty, scarce])
-    stock = {r["sku"]: r for r in await e2e.rows("warehouse", "SELECT sku, on_hand, reserved FROM stock"
-                                                              " WHERE sku = ANY($1)", [plenty, scarce])}
-    assert stock[plenty]["on_hand"] == 500 - ordered[plenty], (stock[plenty], ordered)
-    assert stock[plenty]["reserved"] == 0 and stock[scarce]["reserved"] == 0, stock
-    shipped = await e2e.rows("warehouse", "SELECT order_id, count(*) n FROM dispatches WHERE order_id = ANY($1::text[])"
-                                          " GROUP BY order_id", order_ids)
-    assert sorted(str(r["order_id"]) for r in shipped) == sorted(order_ids) and all(r["n"] == 1 for r in shipped)
-    invoices = await e2e.rows("finance", "SELECT order_id, count(*) n FROM invoices WHERE order_id = ANY($1::text[])"
-                                         " GROUP BY order_id", order_ids)
-    assert all(r["n"] == 1 for r in invoices) and len(invoices) == len(order_ids), invoices
-    assert len(await e2e.rows("sales", "SELECT 1 FROM orders")) == len(order_ids), "an order was taken twice"
-    for name in SERVICES:
-        assert e2e.get(name, "/dead-letters") == [], (name, e2e.get(name, "/dead-letters"))
+    await assert_each_effect_once(e2e, order_ids, ordered, plenty)
 
     lag_cli = hosts.cli("lag", "--group", CUT_HOST)
     assert lag_cli.returncode == 0, lag_cli.stdout + lag_cli.stderr
@@ -238,20 +227,11 @@ async def test_departments_on_their_own_hosts_complete_every_order_exactly_once_
         f"all {len(order_ids)} orders completed {all_final_after:.1f}s after reconnecting",
         f"commands re-sent by the saga (no answer within the step timeout): {resent};"
         f" duplicates absorbed by {CUT_HOST}'s inbox: {duplicates:g}; its consumer group re-joined {rejoins} time(s)",
-        f"commands {CUT_HOST} took in (each once in its inbox, re-sent ones included), for {len(order_ids)} orders:"
+        f"commands {CUT_HOST} received (a re-sent one is a new message; each applied once), for {len(order_ids)} orders:"
         f" {commands}",
         f"orderflow lag --group {CUT_HOST} (CLI, client host):\n{lag_cli.stdout.rstrip()}",
     ]
     (hosts.run_dir / "report.txt").write_text("\n".join(report) + "\n")
     print("\n" + "\n".join(report))
 
-    # None of this run's credentials in any of its logs (services, broker, database).
-    state = hosts.infra_home / ".local"
-    pg_base = Path((state / "pg-location").read_text().strip()) if (state / "pg-location").exists() else state
-    logs = [*hosts.run_dir.glob("*.log"), state / "kafka" / "kafka.log", pg_base / "pgdata.log"]
-    secrets = _secrets(state)
-    assert len(secrets) >= 10, secrets
-    secrets.update({token: "a bearer token issued in this run" for token in e2e.issued_tokens()})
-    leaks = [f"{log}: {what}" for log in logs if log.exists()
-             for secret, what in secrets.items() if secret in log.read_text(errors="replace")]
-    assert not leaks, leaks
+    assert_no_secret_in_logs(hosts, e2e)
