@@ -5,8 +5,9 @@ that make sense, for the roles that own the choice, with a deadline and a docume
     supplier_late  a supplier promises later than needed        accept_later_date, switch_supplier (when  accept_later_date
                    (procurement.purchase_delayed)               another supplier is left), ship_partial
                                                                 (when part is in stock), cancel
-    carrier_late   the carrier has the goods and is late        accept_later_date, cancel (recall)        accept_later_date
-                   (logistics.shipment_late, collected)
+    carrier_late   a carrier is late and logistics cannot       accept_later_date, cancel (recall)        accept_later_date
+                   re-book it (logistics.shipment_late: the
+                   carrier has the goods, or was re-booked once)
     no_carrier     no carrier takes the shipment                switch_carrier (ask every carrier again), cancel
                    (logistics.shipment_booking_failed)          cancel
 
@@ -77,10 +78,12 @@ def on_purchase_delayed(order: Order, m: procurement.PurchaseDelayed, now: dt.da
 
 
 def on_shipment_late(order: Order, m: logistics.ShipmentLate, now: dt.datetime, timings: Timings) -> Decision | None:
-    if not m.collected or m.shipment_id in order.delivered or order.decision is not None:
-        return None        # not collected: logistics re-books it on its own
+    # Logistics re-books a shipment its carrier has not collected on its own (once); it reports one
+    # it cannot fix that way: collected, already re-booked, or no other carrier.
+    if m.shipment_id in order.delivered or order.decision is not None or order.status == Status.CANCELLING:
+        return None
     return ask(order, CARRIER_LATE, f"{m.carrier} is late with {m.shipment_id}: {m.reason}", [ACCEPT, CANCEL],
-               {"shipment_id": m.shipment_id, "carrier": m.carrier}, now, timings)
+               {"shipment_id": m.shipment_id, "carrier": m.carrier, "collected": m.collected}, now, timings)
 
 
 def on_booking_failed(order: Order, m: logistics.ShipmentBookingFailed, now: dt.datetime,

@@ -275,7 +275,7 @@ def invoice_command(order: Order, shipment_ref: str, lines: list[StockLine], kin
     return finance.IssueInvoice(
         order_id=order.order_id, order_number=order.number, customer_id=order.customer_id,
         payment_method=order.payment_method, shipment_ref=shipment_ref, lines=priced, total=total_of(priced),
-        kind=kind)
+        kind=kind, payment_terms_days=order.payment_terms_days)
 
 
 def total_of(lines: Any) -> Decimal:
