@@ -6,7 +6,7 @@ holds the credit."""
 from __future__ import annotations
 
 from contracts import finance
-from services.finance import rules
+from services.finance import credit_risk, rules
 from services.finance.handlers import _prices, credit_account
 from services.runtime.consumer import Consumer
 from services.runtime.outbox import Tx
@@ -25,6 +25,9 @@ def register(consumer: Consumer) -> None:
                 order.order_type, order.lines, order.total, account, await _prices(tx.conn),
                 requested_terms=order.payment_terms_days, agreed_terms=customer["payment_terms_days"],
                 negotiable_terms=customer["max_payment_terms_days"])
+            if any(r.startswith("credit limit exceeded") for r in reasons):
+                await credit_risk.reassess(tx, order.customer_id, customer["credit_limit"], exposure,
+                                           refused_amount=order.total, order_id=order.order_id)
         await tx.emit(finance.OrderReviewed(order_id=order.order_id, review_id=order.review_id,
                                             approved=not reasons, reasons=reasons, conditions=conditions),
                       key=order.order_id)
