@@ -8,6 +8,10 @@ decision and emits everything through the outbox in one transaction.
 The forward steps, each beside its reply and its compensation:
 
     step                command                        reply                   compensation
+    review              logistics.review_order (joint: order_reviewed each     - (nothing is held yet)
+                          + finance/warehouse.review_   -> rejected on a "no";
+                          order, then POST /orders/     joint: a sales manager
+                          {id}/review)                  approves or rejects
     approval (sample)   POST /orders/{id}/approve      -                       -
     credit_check        finance.check_credit           credit_approved         finance.release_credit
                                                        credit_rejected -> rejected
