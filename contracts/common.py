@@ -78,3 +78,25 @@ class ChangeProposal(BaseModel):
         new = {line.sku: line.quantity for line in self.lines}
         return {sku: new.get(sku, 0) - old.get(sku, 0) for sku in sorted(old | new)
                 if new.get(sku, 0) != old.get(sku, 0)}
+
+
+class OrderUnderReview(BaseModel):
+    """An order as each reviewing department sees it before anything is reserved: a joint review
+    of a major or special order (finance, warehouse, logistics, then a sales manager), or the
+    destination check every order gets from logistics."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    review_id: str
+    order_id: str
+    order_number: str
+    customer_id: str
+    order_type: OrderType
+    payment_method: PaymentMethod
+    payment_terms_days: int | None = Field(default=None, description="Requested terms; None: the agreed terms")
+    lines: list[PricedLine]
+    total: Money
+    address: Address
+    requested_delivery_date: dt.date | None = None
+    joint: bool = Field(default=True, description="False: only the destination is checked (logistics)")
+    reasons: list[str] = Field(default_factory=list, description="Why the order needs a joint review")

@@ -7,9 +7,10 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from contracts.common import ChangeProposal, Money, OrderType, PaymentMethod, PricedLine
+from contracts.common import ChangeProposal, Money, OrderType, OrderUnderReview, PaymentMethod, PricedLine
 from contracts.envelope import Message
-from contracts.replies import ChangeReviewedReply, CompensationDoneReply
+from contracts.replies import ChangeReviewedReply, CompensationDoneReply, OrderReviewedReply
+from contracts.risk import RiskClosedShape, RiskRaisedShape
 
 COMMANDS = "finance.commands.v1"
 EVENTS = "finance.events.v1"
@@ -31,6 +32,9 @@ class CheckCredit(Message):
     payment_method: PaymentMethod
     lines: list[PricedLine]
     total: Money
+    payment_terms_days: int | None = Field(default=None, description="Requested terms; None: the agreed terms")
+    terms_approved_by: str | None = Field(default=None, description="The sales manager whose joint review "
+                                                                    "approved terms outside the agreement")
 
 
 class ReleaseCredit(Message):
@@ -55,6 +59,7 @@ class IssueInvoice(Message):
     lines: list[PricedLine]
     total: Money
     kind: str = Field(default="shipment", description="shipment | prepayment (billed before delivery)")
+    payment_terms_days: int | None = Field(default=None, description="The order's approved terms; None: the agreed")
 
 
 class CreditInvoices(Message):
@@ -99,6 +104,15 @@ class ReviewChange(Message):
     proposal: ChangeProposal
     customer_id: str
     order_type: OrderType
+
+
+class ReviewOrder(Message):
+    """Joint review: credit, price and payment terms of an order, before anything is held."""
+
+    TYPE: ClassVar[str] = "finance.review_order"
+    TOPIC: ClassVar[str] = COMMANDS
+
+    order: OrderUnderReview
 
 
 # --- events -----------------------------------------------------------------------------------
@@ -190,4 +204,19 @@ class ChangeReviewed(ChangeReviewedReply):
 
 class CompensationDone(CompensationDoneReply):
     TYPE: ClassVar[str] = "finance.compensation_done"
+    TOPIC: ClassVar[str] = EVENTS
+
+
+class OrderReviewed(OrderReviewedReply):
+    TYPE: ClassVar[str] = "finance.order_reviewed"
+    TOPIC: ClassVar[str] = EVENTS
+
+
+class RiskRaised(RiskRaisedShape):
+    TYPE: ClassVar[str] = "finance.risk_raised"
+    TOPIC: ClassVar[str] = EVENTS
+
+
+class RiskClosed(RiskClosedShape):
+    TYPE: ClassVar[str] = "finance.risk_closed"
     TOPIC: ClassVar[str] = EVENTS

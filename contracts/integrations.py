@@ -87,6 +87,8 @@ class CarrierBookingConfirmed(Message):
     waybill: str
     tracking_number: str
     eta: dt.date
+    eta_at: dt.datetime | None = Field(default=None, description="The promised delivery time, when the carrier "
+                                                                 "gives one (else: by the end of `eta`)")
 
 
 class CarrierBookingRejected(Message):

@@ -7,9 +7,10 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from contracts.common import Address, ChangeProposal, StockLine
+from contracts.common import Address, ChangeProposal, OrderUnderReview, StockLine
 from contracts.envelope import Message
-from contracts.replies import ChangeReviewedReply, CompensationDoneReply
+from contracts.replies import ChangeReviewedReply, CompensationDoneReply, OrderReviewedReply
+from contracts.risk import RiskClosedShape, RiskRaisedShape
 
 COMMANDS = "logistics.commands.v1"
 EVENTS = "logistics.events.v1"
@@ -65,6 +66,17 @@ class UpdateDelivery(Message):
     change_id: str
     address: Address | None = None
     requested_delivery_date: dt.date | None = None
+
+
+class ReviewOrder(Message):
+    """Review of an order before anything is reserved: is the destination served, by which
+    carrier, and can it arrive by the requested date? Every order gets it (the destination
+    check); a joint review asks for the carrier and the date as well."""
+
+    TYPE: ClassVar[str] = "logistics.review_order"
+    TOPIC: ClassVar[str] = COMMANDS
+
+    order: OrderUnderReview
 
 
 class ShipmentBooked(Message):
@@ -151,4 +163,50 @@ class DeliveryUpdated(Message):
 
 class CompensationDone(CompensationDoneReply):
     TYPE: ClassVar[str] = "logistics.compensation_done"
+    TOPIC: ClassVar[str] = EVENTS
+
+
+class OrderReviewed(OrderReviewedReply):
+    TYPE: ClassVar[str] = "logistics.order_reviewed"
+    TOPIC: ClassVar[str] = EVENTS
+
+
+class ShipmentRebooked(Message):
+    """A shipment the carrier did not collect in time went to another carrier (once per shipment)."""
+
+    TYPE: ClassVar[str] = "logistics.shipment_rebooked"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    shipment_id: str
+    previous_carrier: str
+    carrier: str
+    waybill: str
+    tracking_number: str
+    eta: dt.date
+    reason: str
+
+
+class ShipmentLate(Message):
+    """A shipment with its carrier is late: its ETA passed without delivery, or its tracking went
+    silent. `collected`: the carrier has the goods (then it cannot be re-booked)."""
+
+    TYPE: ClassVar[str] = "logistics.shipment_late"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    shipment_id: str
+    carrier: str
+    eta: dt.date | None = None
+    collected: bool
+    reason: str
+
+
+class RiskRaised(RiskRaisedShape):
+    TYPE: ClassVar[str] = "logistics.risk_raised"
+    TOPIC: ClassVar[str] = EVENTS
+
+
+class RiskClosed(RiskClosedShape):
+    TYPE: ClassVar[str] = "logistics.risk_closed"
     TOPIC: ClassVar[str] = EVENTS

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from contracts.common import Quantity
 from contracts.envelope import Message
 from contracts.replies import CompensationDoneReply
+from contracts.risk import RiskClosedShape, RiskRaisedShape
 
 COMMANDS = "procurement.commands.v1"
 EVENTS = "procurement.events.v1"
@@ -41,6 +42,18 @@ class CancelPurchase(Message):
     sku: str | None = Field(default=None, description="None: every purchase for the order")
     quantity: int | None = Field(default=None, gt=0, description="None: all of it")
     reason: str
+
+
+class ResolveDelay(Message):
+    """A person's decision on a purchase promised later than needed (PurchaseDelayed):
+    `accept` the later date (the purchase order is confirmed), or `switch` to the next supplier."""
+
+    TYPE: ClassVar[str] = "procurement.resolve_delay"
+    TOPIC: ClassVar[str] = COMMANDS
+
+    order_id: str
+    purchase_order_id: str
+    choice: Literal["accept", "switch"]
 
 
 # --- events -----------------------------------------------------------------------------------
@@ -108,4 +121,31 @@ class PurchaseOrderCancelled(Message):
 
 class CompensationDone(CompensationDoneReply):
     TYPE: ClassVar[str] = "procurement.compensation_done"
+    TOPIC: ClassVar[str] = EVENTS
+
+
+class PurchaseDelayed(Message):
+    """A supplier confirmed, but later than the order needs: a person decides (the purchase order
+    stays open at the supplier until then; ResolveDelay, or CancelPurchase)."""
+
+    TYPE: ClassVar[str] = "procurement.purchase_delayed"
+    TOPIC: ClassVar[str] = EVENTS
+
+    purchase_order_id: str
+    order_id: str | None = None
+    supplier_id: str
+    sku: str
+    quantity: int
+    promised_date: dt.date
+    needed_by: dt.date | None = None
+    alternatives: int = Field(default=0, description="Suppliers of the SKU not yet tried for this purchase")
+
+
+class RiskRaised(RiskRaisedShape):
+    TYPE: ClassVar[str] = "procurement.risk_raised"
+    TOPIC: ClassVar[str] = EVENTS
+
+
+class RiskClosed(RiskClosedShape):
+    TYPE: ClassVar[str] = "procurement.risk_closed"
     TOPIC: ClassVar[str] = EVENTS

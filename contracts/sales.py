@@ -40,6 +40,11 @@ class PlaceOrder(Message):
     delivery_address: Address | None = None
     payment_method: PaymentMethod = PaymentMethod.INVOICE
     fulfilment_policy: FulfilmentPolicy = FulfilmentPolicy.SHIP_COMPLETE
+    payment_terms_days: int | None = Field(default=None, ge=0, le=365,
+                                           description="Requested payment terms (days); None: the agreed terms")
+    special: bool = Field(default=False, description="Flagged as special: needs a joint review")
+    special_reason: str | None = Field(default=None, max_length=500,
+                                       description="Why it is special (also flags it)")
 
 
 # --- events (written only by sales) -----------------------------------------------------------
@@ -111,3 +116,52 @@ class SagaAlert(Message):
     order_number: str
     severity: str = "warning"
     summary: str
+
+
+class OrderReviewConcluded(Message):
+    """The review of an order before anything is reserved is over: approved (the order goes on)
+    or rejected (with every reason). `opinions` holds each department's verdict."""
+
+    TYPE: ClassVar[str] = "sales.order_review_concluded"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    order_number: str
+    review_id: str
+    approved: bool
+    joint: bool = True
+    decided_by: str | None = Field(default=None, description="The sales manager, or 'default' past the deadline")
+    comment: str | None = None
+    reasons: list[str] = Field(default_factory=list)
+    conditions: list[str] = Field(default_factory=list)
+
+
+class DecisionRequested(Message):
+    """The order waits for a person: a supplier or a carrier cannot keep the date, or no carrier
+    takes the shipment. `default` applies at `due_at` when nobody decides."""
+
+    TYPE: ClassVar[str] = "sales.decision_requested"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    order_number: str
+    decision_id: str
+    kind: str
+    summary: str
+    options: list[str]
+    default: str
+    owner_roles: list[str]
+    due_at: dt.datetime
+
+
+class DecisionTaken(Message):
+    TYPE: ClassVar[str] = "sales.decision_taken"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    order_number: str
+    decision_id: str
+    kind: str
+    choice: str
+    decided_by: str = Field(description="User id, 'default' (nobody decided in time) or 'moot' (the cause went away)")
+    comment: str | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from contracts import finance, integrations, logistics, procurement, sales, warehouse
+from contracts import finance, integrations, logistics, procurement, risk, sales, warehouse
 from contracts.envelope import Message, message_types
 
 DEPARTMENTS = ("sales", "procurement", "warehouse", "logistics", "finance")
@@ -65,6 +65,13 @@ CATALOGUE: dict[str, TopicSpec] = {
         *_dept_topics("warehouse", {"sales", "procurement"}, events_read_by={"sales", "procurement", "logistics"}),
         *_dept_topics("logistics", {"sales"}, events_read_by={"sales", "warehouse"}),
         *_dept_topics("procurement", {"sales"}, events_read_by={"sales", "warehouse"}),
+        # The company's risk feed: every department raises its risks on its own events topic (only it
+        # may write there); sales, the feed's only writer, copies them here with `department` taken
+        # from that topic. So "a department writes only its own facts" holds at the broker.
+        TopicSpec(risk.RISK_EVENTS, owner="sales", writers=frozenset({"sales"}),
+                  readers=frozenset({OUTSIDE_READER}), retention_ms=30 * DAY_MS,
+                  description="Risk feed: typed risks (credit, stock, supplier, carrier) raised and closed by the "
+                              "department that owns them, relayed by sales"),
         TopicSpec(integrations.CARRIER_REQUESTS, owner="logistics", writers=frozenset({"logistics"}),
                   readers=frozenset({"carrier"}),
                   description="Booking, pickup and cancellation requests to carriers"),
@@ -87,7 +94,7 @@ CATALOGUE: dict[str, TopicSpec] = {
 }
 
 # Keep the imports referenced: each module registers its messages on import.
-_MODULES = (sales, finance, warehouse, logistics, procurement, integrations)
+_MODULES = (sales, finance, warehouse, logistics, procurement, integrations, risk)
 
 
 def topic_for(message: type[Message] | Message) -> TopicSpec:
@@ -124,7 +131,7 @@ def validate_catalogue() -> list[str]:
     for type_name, model in message_types().items():
         if model.TOPIC not in CATALOGUE:
             problems.append(f"{type_name}: topic {model.TOPIC!r} is not in the catalogue")
-        if not type_name.split(".")[0] in {*DEPARTMENTS, "carrier", "payments", "supplier"}:
+        if not type_name.split(".")[0] in {*DEPARTMENTS, "carrier", "payments", "supplier", "risk"}:
             problems.append(f"{type_name}: type must start with its department or integration")
     for spec in CATALOGUE.values():
         if spec.partitions < 3 and not spec.name.endswith(".dlq.v1"):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.common import ChangeProposal, StockLine
+from contracts.common import ChangeProposal, OrderUnderReview, StockLine
 from contracts.envelope import Message
-from contracts.replies import ChangeReviewedReply, CompensationDoneReply
+from contracts.replies import ChangeReviewedReply, CompensationDoneReply, OrderReviewedReply
+from contracts.risk import RiskClosedShape, RiskRaisedShape
 
 COMMANDS = "warehouse.commands.v1"
 EVENTS = "warehouse.events.v1"
@@ -36,6 +38,9 @@ class ReserveStock(Message):
 
     order_id: str
     lines: list[StockLine]
+    hold_until: dt.datetime | None = Field(
+        default=None, description="The order legitimately waits until then (e.g. a prepayment window): the "
+                                  "reservation does not expire before (its time-to-live counts from then)")
 
 
 class ReleaseReservation(Message):
@@ -96,6 +101,15 @@ class ReviewChange(Message):
     TOPIC: ClassVar[str] = COMMANDS
 
     proposal: ChangeProposal
+
+
+class ReviewOrder(Message):
+    """Joint review: can the stock be promised, and when?"""
+
+    TYPE: ClassVar[str] = "warehouse.review_order"
+    TOPIC: ClassVar[str] = COMMANDS
+
+    order: OrderUnderReview
 
 
 # --- events -----------------------------------------------------------------------------------
@@ -185,4 +199,19 @@ class ChangeReviewed(ChangeReviewedReply):
 
 class CompensationDone(CompensationDoneReply):
     TYPE: ClassVar[str] = "warehouse.compensation_done"
+    TOPIC: ClassVar[str] = EVENTS
+
+
+class OrderReviewed(OrderReviewedReply):
+    TYPE: ClassVar[str] = "warehouse.order_reviewed"
+    TOPIC: ClassVar[str] = EVENTS
+
+
+class RiskRaised(RiskRaisedShape):
+    TYPE: ClassVar[str] = "warehouse.risk_raised"
+    TOPIC: ClassVar[str] = EVENTS
+
+
+class RiskClosed(RiskClosedShape):
+    TYPE: ClassVar[str] = "warehouse.risk_closed"
     TOPIC: ClassVar[str] = EVENTS

@@ -18,6 +18,7 @@ from contracts.topics import CATALOGUE
 from services.cli import client, demo, lag as lag_mod
 from services.cli.client import call, console, err_console, fail, json_or_fail, status_text
 from services.cli.provisioning import acl_app, provision as provision_environment
+from services.cli.risk import risk_app
 from services.cli.stack import SERVICES, SIMULATORS, Stack
 from services.runtime import dev_issuer, roles
 from services.runtime.config import Settings
@@ -36,6 +37,7 @@ app.add_typer(order_app, name="order")
 app.add_typer(topics_app, name="topics")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(acl_app, name="acl")
+app.add_typer(risk_app, name="risk")
 
 
 def stack() -> Stack:

@@ -15,7 +15,7 @@ from decimal import Decimal
 import asyncpg
 
 from contracts import finance, integrations
-from services.finance import rules
+from services.finance import credit_risk, rules
 from services.runtime.consumer import Consumer, Unprocessable
 from services.runtime.outbox import Tx
 
@@ -72,6 +72,15 @@ def _compensation_summary(parts: list[tuple[str, Decimal]], notes: list[str], as
     return summary
 
 
+async def _exposure_moved(tx: Tx, customer_id: str | None) -> None:
+    """Re-assess the customer's credit risk after its exposure changed."""
+    if customer_id is None:
+        return
+    customer, exposure = await credit_account(tx.conn, customer_id)
+    if customer is not None:
+        await credit_risk.reassess(tx, customer_id, customer["credit_limit"], exposure)
+
+
 def register(consumer: Consumer) -> None:
     @consumer.on(finance.CheckCredit)
     async def check_credit(tx: Tx, cmd: finance.CheckCredit) -> None:
@@ -83,16 +92,23 @@ def register(consumer: Consumer) -> None:
             else:
                 account = rules.CreditAccount(customer["credit_limit"], exposure, customer["max_discount_pct"])
                 reasons = rules.review(cmd.order_type, cmd.lines, cmd.total, account, await _prices(tx.conn))
+                terms = rules.terms_outside_agreement(cmd.payment_terms_days, customer["payment_terms_days"],
+                                                      cmd.terms_approved_by)
+                reasons += [terms] if terms else []
             if reasons:
                 await tx.emit(finance.CreditRejected(order_id=cmd.order_id, customer_id=cmd.customer_id,
                                                      reasons=reasons), key=cmd.order_id)
+                if customer is not None and any(r.startswith("credit limit exceeded") for r in reasons):
+                    await credit_risk.reassess(tx, cmd.customer_id, customer["credit_limit"], exposure,
+                                               refused_amount=cmd.total, order_id=cmd.order_id)
                 return
             amount = rules.held_amount(cmd.order_type, cmd.total)
             await tx.conn.execute(
-                "INSERT INTO credit_holds (order_id, customer_id, amount, status, order_type)"
-                " VALUES ($1, $2, $3, 'held', $4)",
-                cmd.order_id, cmd.customer_id, amount, cmd.order_type.value)
+                "INSERT INTO credit_holds (order_id, customer_id, amount, status, order_type, payment_terms_days)"
+                " VALUES ($1, $2, $3, 'held', $4, $5)",
+                cmd.order_id, cmd.customer_id, amount, cmd.order_type.value, cmd.payment_terms_days)
             exposure += amount
+            await credit_risk.reassess(tx, cmd.customer_id, customer["credit_limit"], exposure)
         # Approved now, or asked again for an order already approved: answer the same way.
         await tx.emit(finance.CreditApproved(
             order_id=cmd.order_id, customer_id=cmd.customer_id, amount=cmd.total,
@@ -105,6 +121,8 @@ def register(consumer: Consumer) -> None:
             " WHERE order_id = $1 AND status = 'held' RETURNING amount", cmd.order_id)
         if amount is not None:
             await tx.emit(finance.CreditReleased(order_id=cmd.order_id, amount=amount), key=cmd.order_id)
+            await _exposure_moved(tx, await tx.conn.fetchval(
+                "SELECT customer_id FROM credit_holds WHERE order_id = $1", cmd.order_id))
             summary = f"released credit hold of {_money(amount)}"
         else:
             summary = "no credit held"
@@ -120,6 +138,7 @@ def register(consumer: Consumer) -> None:
                                            cmd.customer_id)
             if terms is None:
                 raise Unprocessable(f"unknown customer {cmd.customer_id}")
+            terms = cmd.payment_terms_days if cmd.payment_terms_days is not None else terms   # approved in review
             seq = await tx.conn.fetchval("SELECT nextval('invoice_number_seq')")
             number = f"INV-{seq:06d}"
             kind = "prepayment" if cmd.kind == "prepayment" else "shipment"
@@ -167,6 +186,7 @@ def register(consumer: Consumer) -> None:
             order_id=invoice["order_id"], invoice_number=event.invoice_number, payment_ref=event.payment_ref,
             amount=event.amount, order_paid_in_full=owed == 0), key=invoice["order_id"],
             correlation_id=invoice["order_id"])
+        await _exposure_moved(tx, invoice["customer_id"])
 
     @consumer.on(finance.CreditInvoices)
     async def credit_invoices(tx: Tx, cmd: finance.CreditInvoices) -> None:
@@ -189,6 +209,9 @@ def register(consumer: Consumer) -> None:
                 order_id=cmd.order_id, invoice_number=invoice_number, credit_note_number=number, amount=amount,
                 reason=cmd.reason), key=cmd.order_id)
             notes.append(f"{number} {_money(amount)} on {invoice_number}")
+        if parts:
+            await _exposure_moved(tx, await tx.conn.fetchval(
+                "SELECT customer_id FROM invoices WHERE order_id = $1 LIMIT 1", cmd.order_id))
         summary = _compensation_summary(parts, notes, cmd.amount, done="credited",
                                         nothing="nothing billed left to credit", limit="billed and not credited")
         await tx.emit(finance.CompensationDone(order_id=cmd.order_id, command_type=finance.CreditInvoices.TYPE,
@@ -261,6 +284,8 @@ def register(consumer: Consumer) -> None:
             done = await tx.conn.fetchrow(
                 "INSERT INTO credit_adjustments (change_id, order_id, new_total, held) VALUES ($1, $2, $3, $4)"
                 " RETURNING *", cmd.change_id, cmd.order_id, cmd.new_total, held)
+            if hold is not None:
+                await _exposure_moved(tx, hold["customer_id"])
         await tx.emit(finance.CreditAdjusted(order_id=cmd.order_id, change_id=cmd.change_id, amount=done["held"]),
                       key=cmd.order_id)
 

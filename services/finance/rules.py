@@ -3,6 +3,7 @@ what an invoice leaves held, how credit notes and refunds are spread, the money 
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_UP, Decimal
 
@@ -126,3 +127,60 @@ def review_change(order_type: OrderType, proposal: ChangeProposal, account: Cred
         reasons.append(f"credit limit exceeded: exposure {account.exposure} + increase {increase} "
                        f"> limit {account.credit_limit}")
     return "; ".join(reasons) or None
+
+
+# --- payment terms and the joint review ---------------------------------------------------------
+
+def terms_review(requested: int | None, agreed: int, negotiable: int | None) -> tuple[str | None, str | None]:
+    """(reason to reject, condition to approve under) for requested payment terms: within the
+    agreement -> fine; beyond it, up to what finance may negotiate (default: agreed + 30 days) ->
+    approvable in a joint review; further -> rejected."""
+    if requested is None or requested <= agreed:
+        return None, None
+    limit = negotiable if negotiable is not None else agreed + 30
+    if requested > limit:
+        return (f"payment terms net {requested} beyond what can be agreed (agreed net {agreed}, at most net {limit})",
+                None)
+    return None, f"payment terms net {requested} instead of the agreed net {agreed}"
+
+
+def terms_outside_agreement(requested: int | None, agreed: int, approved_by: str | None) -> str | None:
+    """CheckCredit: terms beyond the agreement need a joint review a sales manager approved."""
+    if requested is None or requested <= agreed or approved_by:
+        return None
+    return f"payment terms net {requested} outside the agreed net {agreed}: a joint review must approve them"
+
+
+NEAR_LIMIT_SHARE = Decimal("0.90")
+
+
+def review_order(order_type: OrderType, lines: list[PricedLine], total: Decimal, account: CreditAccount,
+                 list_prices: dict[str, Decimal], *, requested_terms: int | None, agreed_terms: int,
+                 negotiable_terms: int | None) -> tuple[list[str], list[str]]:
+    """Finance's opinion in a joint review: (reasons to reject, conditions). Credit and price as for
+    the credit check, nothing held yet; payment terms against the agreement."""
+    reasons = review(order_type, lines, total, account, list_prices)
+    conditions = []
+    if not reasons and order_type in CREDIT_CHECKED_TYPES and account.credit_limit > 0 \
+            and account.exposure + total >= NEAR_LIMIT_SHARE * account.credit_limit:
+        conditions.append(f"uses {((account.exposure + total) / account.credit_limit):.0%} of the credit limit")
+    refusal, condition = terms_review(requested_terms, agreed_terms, negotiable_terms)
+    if refusal:
+        reasons.append(refusal)
+    if condition:
+        conditions.append(condition)
+    return reasons, conditions
+
+
+def credit_level(exposure: Decimal, limit: Decimal, refused_amount: Decimal | None = None) -> str | None:
+    """The customer's credit risk: over_limit (an order was just refused for the limit), near_limit
+    (exposure at 90 % of the limit or more), or None."""
+    if refused_amount is not None and exposure + refused_amount > limit:
+        return "over_limit"
+    if limit > 0 and exposure >= NEAR_LIMIT_SHARE * limit:
+        return "near_limit"
+    return None
+
+
+def overdue(due_date: dt.date, today: dt.date, outstanding: Decimal) -> bool:
+    return outstanding > 0 and due_date < today

@@ -15,7 +15,7 @@ import asyncpg
 
 from contracts import integrations, logistics, warehouse
 from contracts.common import StockLine
-from services.logistics import rules
+from services.logistics import late, rules
 from services.runtime.consumer import Consumer
 from services.runtime.outbox import Tx
 
@@ -92,9 +92,11 @@ async def _recall_done(tx: Tx, order_id: str, summary: str) -> None:
 
 
 def _view(s: asyncpg.Record) -> rules.ShipmentView:
-    dispatched_at = s["dispatched_at"] or (s["updated_at"] if s["status"] in rules.DISPATCHED else None)
+    # Being re-booked, the goods are still handed over (with the old carrier, or at its dock).
+    status = "in_transit" if s["status"] == "rebooking" else s["status"]
+    dispatched_at = s["dispatched_at"] or (s["updated_at"] if status in rules.DISPATCHED else None)
     return rules.ShipmentView(
-        shipment_id=s["shipment_id"], status=s["status"], carrier=s["carrier"], tracking_number=s["tracking_number"],
+        shipment_id=s["shipment_id"], status=status, carrier=s["carrier"], tracking_number=s["tracking_number"],
         dispatched_on=dispatched_at.date() if dispatched_at else None,
         lines={sku: int(q) for sku, q in s["lines"].items()} if s["lines"] is not None else None,
         delivered_on=s["delivered_at"].date() if s["delivered_at"] else None)
@@ -135,16 +137,23 @@ def register(consumer: Consumer) -> None:
     @consumer.on(integrations.CarrierBookingConfirmed)
     async def confirmed(tx: Tx, event: integrations.CarrierBookingConfirmed) -> None:
         s = await _shipment(tx.conn, event.shipment_id)
+        if s is not None and s["status"] == "rebooking" and s["rebook_carrier"] == event.carrier:
+            await late.rebooked(tx, s, event)
+            return
         if s is None or s["status"] != "requested" or s["carrier"] != event.carrier:
             return  # late or repeated confirmation: the carrier's duplicate is harmless
         s = await tx.conn.fetchrow(
-            "UPDATE shipments SET status = 'booked', waybill = $2, tracking_number = $3, eta = $4, updated_at = now()"
-            " WHERE shipment_id = $1 RETURNING *", event.shipment_id, event.waybill, event.tracking_number, event.eta)
+            "UPDATE shipments SET status = 'booked', waybill = $2, tracking_number = $3, eta = $4, eta_at = $5,"
+            " updated_at = now() WHERE shipment_id = $1 RETURNING *", event.shipment_id, event.waybill,
+            event.tracking_number, event.eta, event.eta_at)
         await tx.emit(_booked(s), key=s["order_id"], correlation_id=s["order_id"])
 
     @consumer.on(integrations.CarrierBookingRejected)
     async def rejected(tx: Tx, event: integrations.CarrierBookingRejected) -> None:
         s = await _shipment(tx.conn, event.shipment_id)
+        if s is not None and s["status"] == "rebooking" and s["rebook_carrier"] == event.carrier:
+            await late.rebook_refused(tx, s, await _carriers(tx.conn), event.carrier)
+            return
         if s is None or s["status"] != "requested" or s["carrier"] != event.carrier:
             return
         s = await tx.conn.fetchrow(
@@ -174,7 +183,8 @@ def register(consumer: Consumer) -> None:
         s = await _shipment(tx.conn, event.shipment_id)
         if s is None:
             return
-        if event.status == "delivered" and s["status"] in ("in_transit", "returning"):
+        await late.scanned(tx, s, event)
+        if event.status == "delivered" and s["status"] in ("in_transit", "returning", "rebooking"):
             await tx.conn.execute(
                 "UPDATE shipments SET status = 'delivered', delivered_at = $2, updated_at = now()"
                 " WHERE shipment_id = $1", s["shipment_id"], event.at)
@@ -246,12 +256,21 @@ def register(consumer: Consumer) -> None:
             order_id=cmd.order_id, command_type=logistics.CancelShipment.TYPE,
             summary="; ".join(done) or "no shipment to cancel"), key=cmd.order_id)
 
+    @consumer.on(logistics.ReviewOrder)
+    async def review_order(tx: Tx, cmd: logistics.ReviewOrder) -> None:
+        order = cmd.order
+        opinion = rules.review_order(await _carriers(tx.conn), country=order.address.country, today=dt.date.today(),
+                                     deliver_by=order.requested_delivery_date, joint=order.joint)
+        await tx.emit(logistics.OrderReviewed(order_id=order.order_id, review_id=order.review_id,
+                                              approved=opinion.approved, reasons=list(opinion.reasons),
+                                              conditions=list(opinion.conditions)), key=order.order_id)
+
     @consumer.on(logistics.ReviewChange)
     async def review_change(tx: Tx, cmd: logistics.ReviewChange) -> None:
         proposal = cmd.proposal
         shipments = await tx.conn.fetch("SELECT * FROM shipments WHERE order_id = $1 ORDER BY created_at",
                                         proposal.order_id)
-        reason = rules.review_change(proposal, [_view(s) for s in shipments])
+        reason = rules.review_change(proposal, [_view(s) for s in shipments], await _carriers(tx.conn))
         await tx.emit(logistics.ChangeReviewed(order_id=proposal.order_id, change_id=proposal.change_id,
                                                approved=reason is None, reason=reason), key=proposal.order_id)
 

@@ -83,7 +83,8 @@ def remaining(previous_lines: list[PricedLine], shipments: list[ShipmentView]) -
     return {sku: q for sku, q in left.items() if q > 0}
 
 
-def review_change(proposal: ChangeProposal, shipments: list[ShipmentView]) -> str | None:
+def review_change(proposal: ChangeProposal, shipments: list[ShipmentView],
+                  carriers: list[Carrier] | None = None) -> str | None:
     """Why logistics refuses a change, or None to approve.
 
     A new address or delivery date cannot be honoured once anything is with a carrier. A change of
@@ -100,6 +101,8 @@ def review_change(proposal: ChangeProposal, shipments: list[ShipmentView]) -> st
     if proposal.quantity_deltas() and dispatched and len(dispatched) == len(live) \
             and not remaining(proposal.previous_lines, live):
         return f"cannot change quantities: the whole order is {dispatched_note(dispatched[-1])}"
+    if proposal.address is not None and carriers is not None and not country_served(carriers, proposal.address.country):
+        return f"no carrier serves {proposal.address.country}"
     return None
 
 
@@ -158,3 +161,87 @@ def recall_finished(shipments: list[ShipmentView]) -> str | None:
     if any(s.status in ("returning", "in_transit", "delivered") for s in shipments):
         return None
     return recall_summary(shipments)
+
+
+# --- review of an order before anything is reserved --------------------------------------------
+
+@dataclass(frozen=True)
+class Opinion:
+    approved: bool
+    reasons: tuple[str, ...] = ()
+    conditions: tuple[str, ...] = ()
+
+
+def review_order(carriers: list[Carrier], *, country: str, today: dt.date, deliver_by: dt.date | None,
+                 joint: bool) -> Opinion:
+    """Is the destination served (every order), and, in a joint review, by whom and by when?
+    Not served -> rejected. A requested date no carrier can make, or no capacity left today, is a
+    condition (the order ships late or tomorrow), not a rejection: people decide on it."""
+    serving = [c for c in carriers if country in c.countries]
+    if not serving:
+        return Opinion(False, (f"no carrier serves {country}",))
+    if not joint:
+        return Opinion(True)
+    conditions = []
+    with_room = [c for c in serving if c.booked_today < c.daily_capacity]
+    if not with_room:
+        conditions.append(f"every carrier serving {country} is fully booked today")
+    fastest = min(serving, key=lambda c: (c.transit_days, c.carrier_id))
+    earliest = today + dt.timedelta(days=fastest.transit_days)
+    if deliver_by is not None and earliest > deliver_by:
+        conditions.append(f"earliest delivery {earliest.isoformat()} with {fastest.carrier_id}, "
+                          f"after the requested {deliver_by.isoformat()}")
+    return Opinion(True, conditions=tuple(conditions))
+
+
+def country_served(carriers: list[Carrier], country: str) -> bool:
+    return any(country in c.countries for c in carriers)
+
+
+# --- late carriers -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class InTransit:
+    """What the late-carrier check needs to know of a shipment handed to its carrier."""
+
+    shipment_id: str
+    carrier: str
+    eta: dt.date | None
+    eta_at: dt.datetime | None
+    dispatched_at: dt.datetime
+    picked_up_at: dt.datetime | None
+    last_scan_at: dt.datetime | None
+    rebooked: bool
+
+
+@dataclass(frozen=True)
+class Lateness:
+    cause: str             # eta_passed | tracking_silent
+    collected: bool
+    rebook: bool           # re-book with another carrier (not collected, not re-booked before)
+    summary: str
+
+
+def due_at(s: InTransit, grace: dt.timedelta) -> dt.datetime | None:
+    """When the shipment is late: the carrier's promised time, else the end of its ETA day (UTC)."""
+    if s.eta_at is not None:
+        return s.eta_at + grace
+    if s.eta is not None:
+        return dt.datetime.combine(s.eta + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc) + grace
+    return None
+
+
+def lateness(s: InTransit, now: dt.datetime, *, grace: dt.timedelta, silence: dt.timedelta) -> Lateness | None:
+    """Is a shipment with its carrier late? ETA passed without delivery, or no tracking scan for
+    `silence`. Not yet collected: re-book with another carrier, once; collected: only an alert."""
+    collected = s.picked_up_at is not None
+    due = due_at(s, grace)
+    rebook = not collected and not s.rebooked
+    if due is not None and now >= due:
+        what = f"{s.carrier} passed its ETA {due.isoformat(timespec='seconds')} without delivering {s.shipment_id}"
+        return Lateness("eta_passed", collected, rebook, what + ("" if collected else " (never collected)"))
+    last = s.last_scan_at or s.dispatched_at
+    if now - last >= silence:
+        what = f"no tracking from {s.carrier} for {s.shipment_id} since {last.isoformat(timespec='seconds')}"
+        return Lateness("tracking_silent", collected, rebook, what)
+    return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from contracts import integrations, procurement, warehouse
-from services.procurement import api, handlers
+from services.procurement import api, handlers, supplier_risk
 from services.runtime.config import Settings
 from services.runtime.service import Service
 
@@ -33,6 +33,7 @@ handlers.register(service.consumer, confirm_seconds=settings.supplier_confirm_se
 @service.every(settings.procurement_sweep_seconds, "supplier-confirmation-deadlines")
 async def expire_unconfirmed(pool) -> None:
     await handlers.expire_unconfirmed(pool, settings.supplier_confirm_seconds)
+    await supplier_risk.sweep(pool)
 
 
 service.http.include_router(api.router(service))

@@ -19,13 +19,13 @@ import uuid
 import asyncpg
 
 from contracts import integrations, procurement, warehouse
-from services.procurement import rules
+from services.procurement import rules, supplier_risk
 from services.runtime.consumer import Consumer, Unprocessable
 from services.runtime.outbox import Tx
 
 log = logging.getLogger(__name__)
 
-OPEN_PO = ("placed", "confirmed")
+OPEN_PO = ("placed", "confirmed", "late")
 
 
 def _for_order(po: asyncpg.Record) -> int:
@@ -97,6 +97,7 @@ async def abandon(tx: Tx, po: asyncpg.Record, reason: str, *, cancel_at_supplier
     """Give up on a placed PO (rejected, silent, or too late) and try the next supplier."""
     await tx.conn.execute("UPDATE purchase_orders SET status = 'abandoned', reason = $2, updated_at = now()"
                           " WHERE purchase_order_id = $1", po["purchase_order_id"], reason)
+    await supplier_risk.settle(tx, po["purchase_order_id"], f"abandoned: {reason}")
     req = await _requisition(tx.conn, po["requisition_id"])
     if cancel_at_supplier:
         await tx.emit(integrations.SupplierOrderCancelRequested(
@@ -164,15 +165,50 @@ def register(consumer: Consumer, *, confirm_seconds: float) -> None:
             log.info("confirmation of %s ignored: it is %s", po["purchase_order_id"], po["status"])
             return
         req = await _requisition(tx.conn, po["requisition_id"])
+        await supplier_risk.settle(tx, po["purchase_order_id"], "confirmed", ("no_confirmation",))
         if not rules.in_time(event.delivery_date, req["needed_by"]):
-            await abandon(tx, po, rules.too_late_reason(event.delivery_date, req["needed_by"]),
-                          cancel_at_supplier=True, confirm_seconds=confirm_seconds)
+            if po["order_id"] is None:
+                await abandon(tx, po, rules.too_late_reason(event.delivery_date, req["needed_by"]),
+                              cancel_at_supplier=True, confirm_seconds=confirm_seconds)
+                return
+            # An order's purchase promised too late: a person decides (sales asks; ResolveDelay answers).
+            await tx.conn.execute("UPDATE purchase_orders SET status = 'late', delivery_date = $2, updated_at = now()"
+                                  " WHERE purchase_order_id = $1", po["purchase_order_id"], event.delivery_date)
+            await supplier_risk.promise_late(tx, po, event.delivery_date, req["needed_by"])
+            untried = await tx.conn.fetchval(
+                "SELECT count(*) FROM supplier_products sp WHERE sp.sku = $1 AND sp.supplier_id NOT IN"
+                " (SELECT supplier_id FROM purchase_orders WHERE requisition_id = $2)", po["sku"], po["requisition_id"])
+            await tx.emit(procurement.PurchaseDelayed(
+                purchase_order_id=po["purchase_order_id"], order_id=po["order_id"], supplier_id=po["supplier_id"],
+                sku=po["sku"], quantity=po["quantity"] - po["quantity_cancelled"], promised_date=event.delivery_date,
+                needed_by=req["needed_by"], alternatives=untried),
+                key=_key(po["order_id"], po["sku"]), correlation_id=req["correlation_id"])
             return
         await tx.conn.execute("UPDATE purchase_orders SET status = 'confirmed', delivery_date = $2, updated_at = now()"
                               " WHERE purchase_order_id = $1", po["purchase_order_id"], event.delivery_date)
         await tx.emit(procurement.PurchaseOrderConfirmed(
             purchase_order_id=po["purchase_order_id"], order_id=po["order_id"], supplier_id=po["supplier_id"],
             sku=po["sku"], quantity=po["quantity"] - po["quantity_cancelled"], delivery_date=event.delivery_date),
+            key=_key(po["order_id"], po["sku"]), correlation_id=req["correlation_id"])
+
+    @consumer.on(procurement.ResolveDelay)
+    async def resolve_delay(tx: Tx, cmd: procurement.ResolveDelay) -> None:
+        """A person decided on a late promise: accept it (confirmed for the promised date) or switch."""
+        po = await _po(tx.conn, cmd.purchase_order_id)
+        if po["status"] != "late":
+            log.info("decision on %s ignored: it is %s", po["purchase_order_id"], po["status"])
+            return
+        req = await _requisition(tx.conn, po["requisition_id"])
+        if cmd.choice == "switch":
+            await abandon(tx, po, f"promised {po['delivery_date'].isoformat()}, too late: switched supplier",
+                          cancel_at_supplier=True, confirm_seconds=confirm_seconds)
+            return
+        await tx.conn.execute("UPDATE purchase_orders SET status = 'confirmed', updated_at = now()"
+                              " WHERE purchase_order_id = $1", po["purchase_order_id"])
+        await supplier_risk.settle(tx, po["purchase_order_id"], "the later date was accepted", ("promise_late",))
+        await tx.emit(procurement.PurchaseOrderConfirmed(
+            purchase_order_id=po["purchase_order_id"], order_id=po["order_id"], supplier_id=po["supplier_id"],
+            sku=po["sku"], quantity=po["quantity"] - po["quantity_cancelled"], delivery_date=po["delivery_date"]),
             key=_key(po["order_id"], po["sku"]), correlation_id=req["correlation_id"])
 
     @consumer.on(integrations.SupplierOrderRejected)
@@ -198,6 +234,7 @@ def register(consumer: Consumer, *, confirm_seconds: float) -> None:
             "UPDATE purchase_orders SET delivered_quantity = $2, status = $3, updated_at = now()"
             " WHERE purchase_order_id = $1", po["purchase_order_id"], event.quantity,
             "delivered" if still_open else po["status"])
+        await supplier_risk.settle(tx, po["purchase_order_id"], "delivered")
         if still_open and req["status"] == "open":
             await tx.conn.execute("UPDATE requisitions SET status = 'delivered', updated_at = now()"
                                   " WHERE requisition_id = $1", req["requisition_id"])
@@ -218,7 +255,7 @@ def register(consumer: Consumer, *, confirm_seconds: float) -> None:
         quantity re-labelled as stock (order_id cleared for that part): cancelling a confirmed
         supplier order usually costs a fee, and the goods are stock we sell anyway."""
         pos = await tx.conn.fetch(
-            "SELECT * FROM purchase_orders WHERE order_id = $1 AND status IN ('placed', 'confirmed')"
+            "SELECT * FROM purchase_orders WHERE order_id = $1 AND status IN ('placed', 'confirmed', 'late')"
             " AND ($2::text IS NULL OR sku = $2) ORDER BY created_at, purchase_order_id FOR UPDATE",
             cmd.order_id, cmd.sku)
         by_id = {po["purchase_order_id"]: po for po in pos}
@@ -231,6 +268,8 @@ def register(consumer: Consumer, *, confirm_seconds: float) -> None:
             req = await _requisition(tx.conn, po["requisition_id"])
             cancelled = po["quantity_cancelled"] + split.cancel_at_supplier
             status = "cancelled" if cancelled >= po["quantity"] else po["status"]
+            if status == "cancelled":
+                await supplier_risk.settle(tx, po["purchase_order_id"], f"cancelled: {cmd.reason}")
             await tx.conn.execute(
                 "UPDATE purchase_orders SET quantity_cancelled = $2, kept_as_stock = kept_as_stock + $3,"
                 " status = $4, reason = coalesce($5, reason), updated_at = now() WHERE purchase_order_id = $1",

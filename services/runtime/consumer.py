@@ -115,6 +115,12 @@ class Consumer:
             else:
                 MESSAGES.labels(topic, envelope.type, "ignored").inc()
             return None
+        if model.TOPIC != topic:
+            # A type travels only on its own topic, so its topic's writer (enforced by the broker's
+            # ACLs) is its author: nobody can pass off e.g. a finance event on another topic.
+            await self._dead_letter(conn, record, topic, envelope,
+                                    f"{envelope.type} belongs on {model.TOPIC}, not on {topic}")
+            return None
         try:
             message = model.model_validate(envelope.payload)
         except ValidationError as exc:

@@ -15,7 +15,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.common import Address, PricedLine
+from contracts.common import Address
 from services.runtime.http_auth import Caller, requires
 from services.runtime.outbox import Tx
 from services.runtime.roles import AUDITOR, CLERK, OPERATOR, SALES_MANAGER
@@ -134,11 +134,8 @@ def router(service: Service, timings: Timings) -> APIRouter:
         def decide(order: Order, _: Any) -> saga.Decision:
             lines = None
             if request.lines is not None:
-                wanted = {line.sku: line.quantity for line in order.lines}
-                wanted.update({c.sku: c.quantity for c in request.lines})
-                lines = tuple(PricedLine(sku=sku, quantity=qty, unit_price=order.price(sku)
-                                         if order.quantity(sku) else prices[sku])
-                              for sku, qty in wanted.items() if qty > 0)
+                lines = intake.price_change_lines(order.order_type, list(order.lines),
+                                                  {c.sku: c.quantity for c in request.lines}, prices)
                 if not lines:
                     raise saga.Refused("a change cannot remove every line; cancel the order instead")
             return saga.request_change(order, lines=lines, address=request.delivery_address,

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 import asyncpg
 
 from contracts import finance, logistics, procurement, sales, warehouse
 from services.runtime.config import Settings
 from services.runtime.service import Service
-from services.sales import api, handlers
-from services.sales.saga import Timings
+from services.sales import api, handlers, review_api, risk_api, risk_feed
+from services.sales.saga import ReviewPolicy, Timings
 
 
 class SalesSettings(Settings):
@@ -20,12 +22,28 @@ class SalesSettings(Settings):
     compensation_timeout_seconds: float = 30.0   # first re-send of an unanswered compensation
     saga_max_attempts: int = 5
     saga_tick_seconds: float = 1.0
+    # Joint review of major or special orders (services/sales/saga/review.py).
+    review_thresholds: dict[str, Decimal] = {}   # per currency, e.g. {"SEK": "250000.00"}
+    review_default_threshold: Decimal = Decimal("25000.00")
+    review_new_customer_days: int = 90           # a customer this new is reviewed
+    currency: str = "EUR"                        # what orders are priced in
+    review_decision_seconds: float = 2 * 86400   # a sales manager decides a joint review by then ...
+    review_default: Literal["reject", "approve"] = "reject"   # ... else this applies
+    decision_seconds: float = 86400              # a decision needed, then its default (saga/decisions.py)
 
     def timings(self) -> Timings:
         return Timings(step_timeout=dt.timedelta(seconds=self.step_timeout_seconds),
                        payment_deadline=dt.timedelta(seconds=self.payment_deadline_seconds),
                        compensation_timeout=dt.timedelta(seconds=self.compensation_timeout_seconds),
-                       max_attempts=self.saga_max_attempts)
+                       max_attempts=self.saga_max_attempts,
+                       review_timeout=dt.timedelta(seconds=self.review_decision_seconds),
+                       review_default=self.review_default,
+                       decision_timeout=dt.timedelta(seconds=self.decision_seconds))
+
+    def review_policy(self) -> ReviewPolicy:
+        return ReviewPolicy(thresholds={c.upper(): v for c, v in self.review_thresholds.items()},
+                            default_threshold=self.review_default_threshold,
+                            new_customer_days=self.review_new_customer_days, currency=self.currency.upper())
 
 
 settings = SalesSettings()
@@ -37,8 +55,12 @@ service = Service(
     subscribe=[sales.COMMANDS, finance.EVENTS, warehouse.EVENTS, logistics.EVENTS, procurement.EVENTS],
     description="Order intake, the order saga and every order's timeline",
 )
+handlers.review_policy = settings.review_policy()
 handlers.register(service.consumer, timings)
+risk_feed.register(service.consumer)
 service.http.include_router(api.router(service, timings))
+service.http.include_router(review_api.router(service, timings))
+service.http.include_router(risk_api.router(service))
 
 
 @service.every(settings.saga_tick_seconds, "saga-deadlines")

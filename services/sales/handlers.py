@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from decimal import Decimal
 
 import asyncpg
 from pydantic import ValidationError
@@ -22,6 +23,7 @@ from services.sales.saga import Order, Status, Timings
 
 log = logging.getLogger(__name__)
 EXPLAINED_BY_REASON = {Status.CANCELLING, Status.CANCELLED, Status.REJECTED}
+review_policy = saga.ReviewPolicy()      # what makes an order major or special; app.py sets it from the settings
 
 
 def now() -> dt.datetime:
@@ -38,11 +40,18 @@ async def place_order(tx: Tx, request: intake.OrderRequest, *, channel: str, tim
     address = request.delivery_address or await store.customer_address(tx.conn, request.customer_id)
     lines = intake.price_lines(request, await store.price_list(tx.conn), customer_known=address is not None)
     assert address is not None
+    facts = await store.review_facts(tx.conn, request.customer_id, [line.sku for line in lines])
+    reasons = saga.joint_review_reasons(saga.Candidate(
+        total=sum((line.unit_price * line.quantity for line in lines), Decimal("0.00")),
+        currency=review_policy.currency, today=dt.date.today(), special=request.special,
+        special_reason=request.special_reason, requested_delivery_date=request.requested_delivery_date,
+        requested_terms=request.payment_terms_days, **facts), review_policy)
     order = Order(
         order_id=str(uuid.uuid4()), number=await store.next_number(tx.conn), customer_id=request.customer_id,
         order_type=request.order_type, payment_method=request.payment_method,
         fulfilment_policy=request.fulfilment_policy, lines=tuple(lines), address=address,
-        requested_delivery_date=request.requested_delivery_date,
+        requested_delivery_date=request.requested_delivery_date, payment_terms_days=request.payment_terms_days,
+        review=saga.plan(reasons),
     )
     by = tx.initiator
     await store.insert(tx.conn, order, channel=channel, external_ref=request.external_ref,

@@ -7,6 +7,7 @@ import datetime as dt
 import secrets
 from decimal import Decimal
 
+import iso3166
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.common import Address, FulfilmentPolicy, OrderType, PaymentMethod, PricedLine
@@ -36,6 +37,18 @@ class OrderRequest(BaseModel):
     delivery_address: Address | None = Field(default=None, description="Defaults to the customer's address")
     external_ref: str | None = Field(default=None, max_length=100,
                                      description="Caller's reference; a repeated reference returns the same order")
+    payment_terms_days: int | None = Field(default=None, ge=0, le=365,
+                                           description="Requested payment terms in days; default: the agreed terms "
+                                                       "(longer ones go to a joint review)")
+    special: bool = Field(default=False, description="A special order: reviewed jointly before anything is reserved")
+    special_reason: str | None = Field(default=None, max_length=500, description="Why it is special (also flags it)")
+
+    @field_validator("delivery_address")
+    @classmethod
+    def a_real_country(cls, value: Address | None) -> Address | None:
+        if value is not None:
+            country_error(value.country)
+        return value
 
     @field_validator("requested_delivery_date")
     @classmethod
@@ -52,6 +65,12 @@ class OrderRequest(BaseModel):
         if duplicates:
             raise ValueError(f"each SKU may appear once; repeated: {', '.join(duplicates)}")
         return lines
+
+
+def country_error(code: str) -> None:
+    """Refuse what is not an ISO 3166-1 alpha-2 country (e.g. 'ZZ', 'de'): raises ValueError."""
+    if code not in iso3166.countries_by_alpha2:
+        raise ValueError(f"country {code!r} is not an ISO 3166-1 alpha-2 country code")
 
 
 class IntakeError(Exception):
@@ -86,3 +105,18 @@ def price_lines(request: OrderRequest, price_list: dict[str, Decimal], customer_
 def new_traceparent() -> dict[str, str]:
     """W3C trace context for a new order; every message about the order carries it on."""
     return {"traceparent": f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"}
+
+
+def price_change_lines(order_type: OrderType, current: list[PricedLine], wanted: dict[str, int],
+                       price_list: dict[str, Decimal]) -> tuple[PricedLine, ...]:
+    """The order's lines after a change: kept lines keep their price, new ones get the list price,
+    except on a sample, which stays free of charge (a change must not make it a paid order)."""
+    prices = {line.sku: line.unit_price for line in current}
+    quantities = {line.sku: line.quantity for line in current}
+    quantities.update(wanted)
+
+    def price(sku: str) -> Decimal:
+        if order_type == OrderType.SAMPLE:
+            return Decimal("0.00")
+        return prices[sku] if sku in prices else price_list[sku]
+    return tuple(PricedLine(sku=sku, quantity=qty, unit_price=price(sku)) for sku, qty in quantities.items() if qty > 0)

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from contracts import risk
 from contracts.common import Address
 from contracts.envelope import Envelope, Initiator
 from services.sales.saga import Order, Timings, next_check
@@ -21,6 +22,19 @@ async def price_list(conn: asyncpg.Connection) -> dict[str, Decimal]:
 async def customer_address(conn: asyncpg.Connection, customer_id: str) -> Address | None:
     raw = await conn.fetchval("SELECT default_address FROM customers WHERE customer_id = $1", customer_id)
     return Address.model_validate(raw) if raw else None
+
+
+async def review_facts(conn: asyncpg.Connection, customer_id: str, skus: list[str]) -> dict[str, Any]:
+    """Master data the joint-review rules read: the customer's start and agreed terms, the
+    products' review flags and lead times."""
+    customer = await conn.fetchrow("SELECT customer_since, payment_terms_days FROM customers WHERE customer_id = $1",
+                                   customer_id)
+    products = await conn.fetch("SELECT sku, review_reason, lead_time_days FROM products WHERE sku = ANY($1::text[])",
+                                skus)
+    return {"customer_since": customer["customer_since"] if customer else None,
+            "agreed_terms": customer["payment_terms_days"] if customer else None,
+            "flagged": {p["sku"]: p["review_reason"] for p in products if p["review_reason"]},
+            "lead_days": {p["sku"]: p["lead_time_days"] for p in products}}
 
 
 async def find_by_external_ref(conn: asyncpg.Connection, channel: str, external_ref: str) -> str | None:
@@ -77,6 +91,49 @@ async def due_orders(conn: asyncpg.Connection, now: dt.datetime, limit: int = 10
     rows = await conn.fetch("SELECT order_id FROM orders WHERE next_check_at <= $1 ORDER BY next_check_at"
                             " LIMIT $2", now, limit)
     return [str(r["order_id"]) for r in rows]
+
+
+async def order_exists(conn: asyncpg.Connection, order_id: str | None) -> bool:
+    try:
+        key = uuid.UUID(order_id or "")
+    except ValueError:
+        return False
+    return bool(await conn.fetchval("SELECT true FROM orders WHERE order_id = $1", key))
+
+
+# --- the risk feed's read model (GET /risks) ------------------------------------------------------
+
+async def upsert_risk(conn: asyncpg.Connection, r: risk.RiskRaised) -> None:
+    """A raised risk is open; raised again (same id) it is updated, and reopened if it was closed."""
+    await conn.execute(
+        "INSERT INTO risks (risk_id, kind, cause, severity, department, owner_role, summary, subject, status,"
+        " raised_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9)"
+        " ON CONFLICT (risk_id) DO UPDATE SET severity = EXCLUDED.severity, summary = EXCLUDED.summary,"
+        " subject = EXCLUDED.subject, owner_role = EXCLUDED.owner_role, updated_at = now(),"
+        " raised_at = CASE WHEN risks.status = 'closed' THEN EXCLUDED.raised_at ELSE risks.raised_at END,"
+        " status = 'open', closed_at = NULL, closed_reason = NULL",
+        r.risk_id, r.kind.value, r.cause, r.severity.value, r.department, r.owner_role, r.summary,
+        r.subject.model_dump(mode="json", exclude_none=True), r.detected_at)
+
+
+async def close_risk(conn: asyncpg.Connection, r: risk.RiskClosed) -> None:
+    await conn.execute(
+        "INSERT INTO risks (risk_id, kind, cause, severity, department, owner_role, summary, subject, status,"
+        " raised_at, closed_at, closed_reason) VALUES ($1, $2, $3, 'info', $4, $4, $5, $6, 'closed', $7, $7, $5)"
+        " ON CONFLICT (risk_id) DO UPDATE SET status = 'closed', closed_at = EXCLUDED.closed_at,"
+        " closed_reason = EXCLUDED.closed_reason, updated_at = now()",
+        r.risk_id, r.kind.value, r.cause, r.department, r.reason, r.subject.model_dump(mode="json", exclude_none=True),
+        r.closed_at)
+
+
+async def list_risks(pool: asyncpg.Pool, *, status: str | None, kinds: list[str], department: str | None,
+                     order_id: str | None, limit: int) -> list[dict[str, Any]]:
+    rows = await pool.fetch(
+        "SELECT * FROM risks WHERE ($1::text IS NULL OR status = $1) AND kind = ANY($2::text[])"
+        " AND ($3::text IS NULL OR department = $3) AND ($4::text IS NULL OR subject->>'order_id' = $4)"
+        " ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, raised_at DESC LIMIT $5",
+        status, kinds, department, order_id, limit)
+    return [dict(r) for r in rows]
 
 
 async def add_timeline(conn: asyncpg.Connection, order_id: str, *, department: str, kind: str, type_: str,
@@ -141,6 +198,8 @@ def _public(row: asyncpg.Record) -> dict[str, Any]:
         "version": row["version"],
         "compensations": saga.get("compensations", []),
         "pending_change": saga.get("change"),
+        "review": saga.get("review"),
+        "decision": saga.get("decision"),
         "alerts": saga.get("alerts", []),
         "saga": saga,
         "created_at": row["created_at"],

@@ -9,7 +9,13 @@ updates and, after the delay, reports it `returned`; for one already delivered i
 
 ORDERFLOW_SIM_CARRIER_SLOW_COUNTRIES (comma list of ISO countries, default none): bookings to these
 countries are delivered only after ORDERFLOW_SIM_CARRIER_SLOW_DELAY seconds (default 60); pickup
-and transit scans stay fast, so that goods can be caught in transit (e.g. to recall them)."""
+and transit scans stay fast, so that goods can be caught in transit (e.g. to recall them).
+
+Late carriers (comma lists of carrier ids), for the late-carrier checks of logistics:
+  ORDERFLOW_SIM_CARRIER_LATE   confirms with a promised time ORDERFLOW_SIM_CARRIER_LATE_ETA_SECONDS
+                               (default 5) from now, then never collects the goods: no scan at all
+  ORDERFLOW_SIM_CARRIER_STUCK  same promised time, collects (picked_up, in_transit) and never delivers
+A cancelled booking is keyed by shipment and carrier: another carrier may take the shipment over."""
 
 from __future__ import annotations
 
@@ -25,8 +31,11 @@ DELAY = env_float("ORDERFLOW_SIM_CARRIER_DELAY", 0.3)
 REFUSING = env_set("ORDERFLOW_SIM_CARRIER_REJECT")
 SLOW_COUNTRIES = {c.upper() for c in env_set("ORDERFLOW_SIM_CARRIER_SLOW_COUNTRIES")}
 SLOW_DELAY = env_float("ORDERFLOW_SIM_CARRIER_SLOW_DELAY", 60.0)
+LATE = env_set("ORDERFLOW_SIM_CARRIER_LATE")
+STUCK = env_set("ORDERFLOW_SIM_CARRIER_STUCK")
+LATE_ETA = env_float("ORDERFLOW_SIM_CARRIER_LATE_ETA_SECONDS", 5.0)
 TRANSIT_DAYS = {"SWIFT": 1, "NORDIC": 2, "EUROFR": 3}
-CANCELLED: set[str] = set()   # shipment ids whose booking was cancelled
+CANCELLED: set[tuple[str, str]] = set()   # (shipment id, carrier) whose booking was cancelled
 RECALLED: set[str] = set()    # shipment ids being brought back to the sender
 DELIVERED: set[str] = set()   # shipment ids whose "delivered" update was sent (or is being sent)
 COUNTRY: dict[str, str] = {}  # shipment id -> destination country, from the booking request
@@ -44,13 +53,17 @@ async def book(request: integrations.CarrierBookingRequested, cause: Envelope) -
         return
     # Waybill and tracking number derive from the shipment id: a repeated request gets the same ones.
     suffix = request.shipment_id.removeprefix("SHP-")
+    eta_at = None
+    if request.carrier in LATE | STUCK:
+        eta_at = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=LATE_ETA)
     sim.later(DELAY, integrations.CarrierBookingConfirmed(
         shipment_id=request.shipment_id, order_id=request.order_id, carrier=request.carrier,
         waybill=f"WB-{request.carrier}-{suffix}", tracking_number=f"{request.carrier[:2]}{suffix}",
-        eta=dt.date.today() + dt.timedelta(days=TRANSIT_DAYS.get(request.carrier, 3))), cause)
+        eta=(eta_at.date() if eta_at else dt.date.today() + dt.timedelta(days=TRANSIT_DAYS.get(request.carrier, 3))),
+        eta_at=eta_at), cause)
 
 
-def _track_later(delay: float, update: integrations.CarrierTrackingUpdate, cause: Envelope) -> None:
+def _track_later(delay: float, update: integrations.CarrierTrackingUpdate, cause: Envelope, carrier: str) -> None:
     """Like sim.later, but the update is dropped if the booking is cancelled or the shipment recalled
     in the meantime. A "delivered" update marks the shipment delivered before it is sent (no await in
     between), so a return request can never slip between the two."""
@@ -58,7 +71,7 @@ def _track_later(delay: float, update: integrations.CarrierTrackingUpdate, cause
 
     async def send_later() -> None:
         await asyncio.sleep(delay)
-        if shipment_id in CANCELLED or shipment_id in RECALLED:
+        if (shipment_id, carrier) in CANCELLED or shipment_id in RECALLED:
             return
         if update.status == "delivered":
             DELIVERED.add(shipment_id)
@@ -80,20 +93,24 @@ def _delivery_delay(shipment_id: str) -> float:
 
 @sim.on(integrations.CarrierPickupReady)
 async def pickup(request: integrations.CarrierPickupReady, cause: Envelope) -> None:
-    if request.shipment_id in CANCELLED or request.shipment_id in RECALLED:
+    if (request.shipment_id, request.carrier) in CANCELLED or request.shipment_id in RECALLED:
         return
+    if request.carrier in LATE:
+        return                           # never comes for the goods
     for step, status in enumerate(("picked_up", "in_transit"), start=1):
         _track_later(DELAY * step, integrations.CarrierTrackingUpdate(
             shipment_id=request.shipment_id, order_id=request.order_id, tracking_number=request.tracking_number,
-            status=status, at=dt.datetime.now(dt.timezone.utc)), cause)
+            status=status, at=dt.datetime.now(dt.timezone.utc)), cause, request.carrier)
+    if request.carrier in STUCK:
+        return                           # has the goods, never delivers
     _track_later(_delivery_delay(request.shipment_id), integrations.CarrierTrackingUpdate(
         shipment_id=request.shipment_id, order_id=request.order_id, tracking_number=request.tracking_number,
-        status="delivered", at=dt.datetime.now(dt.timezone.utc)), cause)
+        status="delivered", at=dt.datetime.now(dt.timezone.utc)), cause, request.carrier)
 
 
 @sim.on(integrations.CarrierBookingCancelRequested)
 async def cancel(request: integrations.CarrierBookingCancelRequested, cause: Envelope) -> None:
-    CANCELLED.add(request.shipment_id)   # accepted silently, as most carriers' APIs do
+    CANCELLED.add((request.shipment_id, request.carrier))   # accepted silently, as most carriers' APIs do
 
 
 @sim.on(integrations.CarrierReturnRequested)

@@ -4,6 +4,9 @@ Per supplier id (comma lists):
   ORDERFLOW_SIM_SUPPLIER_REJECT   rejects every purchase order
   ORDERFLOW_SIM_SUPPLIER_SILENT   never answers
   ORDERFLOW_SIM_SUPPLIER_SLOW     confirms, but delivers only after ORDERFLOW_SIM_SUPPLIER_SLOW_DELAY s (default 60)
+  ORDERFLOW_SIM_SUPPLIER_LATE     promises a date ORDERFLOW_SIM_SUPPLIER_LATE_DAYS days from today (default 30,
+                                  later than most orders need) and delivers after ORDERFLOW_SIM_SUPPLIER_LATE_DELAY s
+                                  (default 60) what has not been cancelled
 Every other supplier confirms after ORDERFLOW_SIM_SUPPLIER_DELAY s (default 0.3) with a delivery date
 ORDERFLOW_SIM_SUPPLIER_LEAD_DAYS days from today (default 3), and delivers after
 ORDERFLOW_SIM_SUPPLIER_DELIVERY_DELAY s (default 1.0) what has not been cancelled meanwhile
@@ -30,6 +33,9 @@ LEAD_DAYS = int(os.environ.get("ORDERFLOW_SIM_SUPPLIER_LEAD_DAYS", "3"))
 REJECTING = env_set("ORDERFLOW_SIM_SUPPLIER_REJECT")
 SILENT = env_set("ORDERFLOW_SIM_SUPPLIER_SILENT")
 SLOW = env_set("ORDERFLOW_SIM_SUPPLIER_SLOW")
+LATE = env_set("ORDERFLOW_SIM_SUPPLIER_LATE")
+LATE_DAYS = int(os.environ.get("ORDERFLOW_SIM_SUPPLIER_LATE_DAYS", "30"))
+LATE_DELAY = env_float("ORDERFLOW_SIM_SUPPLIER_LATE_DELAY", 60.0)
 
 _ordered: dict[str, int] = {}      # purchase order id -> quantity ordered
 _cancelled: dict[str, int] = {}    # purchase order id -> quantity cancelled
@@ -49,10 +55,11 @@ async def order(request: integrations.SupplierOrderRequested, cause: Envelope) -
     if po in _ordered:
         return                       # a repeated request: already being handled
     _ordered[po] = request.quantity
+    late = request.supplier_id in LATE
     sim.later(DELAY, integrations.SupplierOrderConfirmed(
         purchase_order_id=po, supplier_id=request.supplier_id,
-        delivery_date=dt.date.today() + dt.timedelta(days=LEAD_DAYS)), cause)
-    delay = SLOW_DELAY if request.supplier_id in SLOW else DELIVERY_DELAY
+        delivery_date=dt.date.today() + dt.timedelta(days=LATE_DAYS if late else LEAD_DAYS)), cause)
+    delay = LATE_DELAY if late else SLOW_DELAY if request.supplier_id in SLOW else DELIVERY_DELAY
     asyncio.get_running_loop().call_later(max(delay, DELAY), _deliver, request, cause)
 
 

@@ -28,7 +28,7 @@ from contracts.common import StockLine
 from contracts.warehouse import ReservedLine
 from services.runtime.consumer import Consumer, Unprocessable
 from services.runtime.outbox import Tx
-from services.warehouse import rules
+from services.warehouse import rules, stock_risk
 from services.warehouse.rules import Held
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,13 @@ async def _touch(conn: asyncpg.Connection, order_id: str) -> None:
     await conn.execute("UPDATE reservations SET updated_at = now() WHERE order_id = $1 AND status = 'open'", order_id)
 
 
+async def _hold(conn: asyncpg.Connection, order_id: str, until: dt.datetime | None) -> None:
+    """The order legitimately waits until `until`: its open reservation does not expire before."""
+    if until is not None:
+        await conn.execute("UPDATE reservations SET hold_until = GREATEST(COALESCE(hold_until, $2), $2)"
+                           " WHERE order_id = $1 AND status = 'open'", order_id, until)
+
+
 async def _lock_stock(conn: asyncpg.Connection, skus: Iterable[str]) -> dict[str, int]:
     """Lock the SKUs' stock rows in SKU order; their free quantity (on_hand - reserved)."""
     rows = await conn.fetch("SELECT sku, on_hand - reserved AS free FROM stock WHERE sku = ANY($1::text[])"
@@ -80,6 +87,7 @@ async def _move(tx: Tx, sku: str, order_id: str | None, *, on_hand: int = 0, res
         tx.initiator.model_dump() if tx.initiator else None)
     if on_hand - reserved < 0:          # available stock went down
         await _warn_if_low(tx, sku)
+    await stock_risk.reassess(tx, [sku])
 
 
 async def _warn_if_low(tx: Tx, sku: str) -> None:
@@ -127,6 +135,7 @@ async def _release_rows(tx: Tx, order_id: str, rows: list[asyncpg.Record], *, ki
         await _save(tx.conn, order_id, r["sku"], Held(held.requested, 0, 0, held.shipped), "released")
     await tx.conn.execute("UPDATE packages SET status = 'unpacked' WHERE order_id = $1 AND status = 'packed'",
                           order_id)
+    await stock_risk.reassess(tx, [r["sku"] for r in rows])
     return _stock_lines(released)
 
 
@@ -135,17 +144,20 @@ async def _release_rows(tx: Tx, order_id: str, rows: list[asyncpg.Record], *, ki
 async def expire_reservations(pool: asyncpg.Pool, ttl_seconds: float, batch: int = 100) -> int:
     """Release open reservations that have held stock untouched for longer than the TTL, one order
     per transaction; announce each with ReservationExpired. Returns how many orders expired."""
+    # A reservation held for a legitimate wait (hold_until: a prepayment window, a supplier's
+    # promised date) counts its time-to-live from the end of that wait.
     cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=ttl_seconds)
     orders = await pool.fetch(
         "SELECT DISTINCT order_id FROM reservations WHERE status = 'open' AND quantity_reserved > 0"
-        " AND updated_at < $1 LIMIT $2", cutoff, batch)
+        " AND GREATEST(updated_at, COALESCE(hold_until, updated_at)) < $1 LIMIT $2", cutoff, batch)
     expired = 0
     for o in orders:
         order_id = o["order_id"]
         async with pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
                 "SELECT * FROM reservations WHERE order_id = $1 AND status = 'open' AND quantity_reserved > 0"
-                " AND updated_at < $2 ORDER BY sku FOR UPDATE SKIP LOCKED", order_id, cutoff)
+                " AND GREATEST(updated_at, COALESCE(hold_until, updated_at)) < $2 ORDER BY sku"
+                " FOR UPDATE SKIP LOCKED", order_id, cutoff)
             if not rows:
                 continue     # touched (or being handled) meanwhile
             tx = Tx(conn, "warehouse")
@@ -175,6 +187,7 @@ def register(consumer: Consumer) -> None:
                     await _save(tx.conn, cmd.order_id, sku, Held(held.requested, held.reserved + take,
                                                                  held.packed, held.shipped))
             await _touch(tx.conn, cmd.order_id)
+            await _hold(tx.conn, cmd.order_id, cmd.hold_until)
             await _picture(tx, cmd.order_id)
             return
         # Lock the stock rows in a fixed order: concurrent reservations never oversell or deadlock.
@@ -182,9 +195,11 @@ def register(consumer: Consumer) -> None:
         allocation = rules.allocate(_stock_lines(wanted), free)
         for line in allocation:
             await tx.conn.execute(
-                "INSERT INTO reservations (order_id, sku, quantity_requested, quantity_reserved, status)"
-                " VALUES ($1, $2, $3, $4, 'open')", cmd.order_id, line.sku, line.requested, line.reserved)
+                "INSERT INTO reservations (order_id, sku, quantity_requested, quantity_reserved, status, hold_until)"
+                " VALUES ($1, $2, $3, $4, 'open', $5)", cmd.order_id, line.sku, line.requested, line.reserved,
+                cmd.hold_until)
             await _move(tx, line.sku, cmd.order_id, reserved=line.reserved, kind="reserved", reason="reserved")
+        await stock_risk.reassess(tx, [line.sku for line in allocation if line.reserved < line.requested])
         await _picture(tx, cmd.order_id)
 
     @consumer.on(warehouse.PickAndPack)
@@ -292,6 +307,7 @@ def register(consumer: Consumer) -> None:
                 # Replenishment arrived: a new warning may be raised (at once, if still below the point).
                 await tx.conn.execute("UPDATE stock SET replenishment_pending = false WHERE sku = $1", cmd.sku)
                 await _warn_if_low(tx, cmd.sku)
+            await stock_risk.reassess(tx, [cmd.sku])
         else:
             for_order = done["reserved_for_order"]
         await tx.emit(warehouse.GoodsReceived(purchase_order_id=cmd.purchase_order_id, sku=cmd.sku,
@@ -352,6 +368,7 @@ def register(consumer: Consumer) -> None:
                             Held(plan.requested, held.reserved - plan.release + plan.reserve, held.packed,
                                  held.shipped))
             released = _stock_lines(released_q)
+            await stock_risk.reassess(tx, skus)
             await tx.conn.execute(
                 "INSERT INTO reservation_changes (change_id, order_id, released, initiated_by) VALUES ($1, $2, $3, $4)",
                 cmd.change_id, cmd.order_id, [line.model_dump() for line in released],
@@ -361,6 +378,24 @@ def register(consumer: Consumer) -> None:
             await tx.emit(warehouse.ReservationReleased(order_id=cmd.order_id, lines=released, reason=reason),
                           key=cmd.order_id)
         await _picture(tx, cmd.order_id)
+
+    @consumer.on(warehouse.ReviewOrder)
+    async def review_order(tx: Tx, cmd: warehouse.ReviewOrder) -> None:
+        order = cmd.order
+        wanted = rules.merge_lines([StockLine(sku=l.sku, quantity=l.quantity) for l in order.lines])
+        rows = await tx.conn.fetch("SELECT sku, on_hand - reserved AS free FROM stock WHERE sku = ANY($1::text[])",
+                                   list(wanted))
+        reasons, conditions = rules.review_order(wanted, {r["sku"]: r["free"] for r in rows})
+        await tx.emit(warehouse.OrderReviewed(order_id=order.order_id, review_id=order.review_id,
+                                              approved=not reasons, reasons=reasons, conditions=conditions),
+                      key=order.order_id)
+
+    @consumer.on(procurement.PurchaseOrderConfirmed)
+    async def purchase_confirmed(tx: Tx, event: procurement.PurchaseOrderConfirmed) -> None:
+        # The order waits for these goods: its reservation lasts until the promised date.
+        if event.order_id:
+            until = dt.datetime.combine(event.delivery_date + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
+            await _hold(tx.conn, event.order_id, until)
 
     @consumer.on(warehouse.ReviewChange)
     async def review(tx: Tx, cmd: warehouse.ReviewChange) -> None:

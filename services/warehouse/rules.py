@@ -151,3 +151,16 @@ def apply_return(held: Held, status: str, quantity: int) -> Return:
     if status == "released" or (after.reserved == 0 and after.shipped == 0):
         return Return(after, "released", unshipped)
     return Return(after, status_of(after), unshipped)
+
+
+def review_order(wanted: dict[str, int], free: dict[str, int]) -> tuple[list[str], list[str]]:
+    """The warehouse's opinion in a joint review: (reasons to reject, conditions). What the shelf
+    cannot cover now is a condition (it ships once bought), not a rejection: nothing is reserved
+    before the review is approved, so the picture may still change."""
+    conditions = []
+    for sku, quantity in sorted(wanted.items()):
+        available = max(0, free.get(sku, 0))
+        if available < quantity:
+            conditions.append(f"{sku}: {available} of {quantity} on the shelf now; {quantity - available} must be "
+                              f"bought (ships after the purchase)")
+    return [], conditions

@@ -227,6 +227,15 @@ def e2e() -> Iterator[E2E]:
         "ORDERFLOW_SIM_SUPPLIER_DELAY": "0.1",
         "ORDERFLOW_SIM_SUPPLIER_DELIVERY_DELAY": "0.5",
         "ORDERFLOW_SIM_PAYMENT_NEVER_PAY": "CUST-SLOW",
+        # Review, decisions and late carriers (tests/e2e/test_review_and_risk.py).
+        "ORDERFLOW_REVIEW_DECISION_SECONDS": "20",      # a silent sales manager: the default applies
+        "ORDERFLOW_DECISION_SECONDS": "300",            # decisions are taken by the tests, never by default
+        "ORDERFLOW_SIM_SUPPLIER_LATE": "SUP-T-LATE",
+        "ORDERFLOW_SIM_SUPPLIER_LATE_DELAY": "15",
+        "ORDERFLOW_SIM_CARRIER_LATE": "T-LATE",         # a test carrier that never collects
+        "ORDERFLOW_SIM_CARRIER_LATE_ETA_SECONDS": "2",
+        "ORDERFLOW_CARRIER_SWEEP_SECONDS": "0.5",
+        "ORDERFLOW_CARRIER_ETA_GRACE_SECONDS": "1",
     }
     settings = Settings(topic_prefix=env["ORDERFLOW_TOPIC_PREFIX"], group_prefix=env["ORDERFLOW_GROUP_PREFIX"],
                         db_prefix=env["ORDERFLOW_DB_PREFIX"])

@@ -10,7 +10,8 @@ from tests.e2e.conftest import E2E
 
 # Behaviour of these suppliers is set in the supplier simulator's environment (conftest.py).
 TEST_SUPPLIERS = {"SUP-T-OK": "Reliable Test Supplier", "SUP-T-REJECT": "Always Rejects Ltd",
-                  "SUP-T-SILENT": "Never Answers Inc", "SUP-T-SLOW": "Very Slow Deliveries"}
+                  "SUP-T-SILENT": "Never Answers Inc", "SUP-T-SLOW": "Very Slow Deliveries",
+                  "SUP-T-LATE": "Always Promises Too Late"}
 _counter = itertools.count(1)
 
 
@@ -56,3 +57,15 @@ async def new_product(e2e: E2E, *, stock: int, price: str = "50.00", suppliers: 
     finally:
         await conn.close()
     return sku
+
+
+async def new_carrier(e2e: E2E, carrier_id: str, countries: list[str], base_cost: str, transit_days: int = 1) -> None:
+    """A carrier in logistics' master data (its behaviour is set in the carrier simulator's environment)."""
+    conn = await e2e.db("logistics")
+    try:
+        await conn.execute(
+            "INSERT INTO carriers (carrier_id, name, countries, base_cost, cost_per_kg, transit_days, daily_capacity)"
+            " VALUES ($1, $1, $2, $3, 0.10, $4, 100000) ON CONFLICT DO NOTHING",
+            carrier_id, countries, Decimal(base_cost), transit_days)
+    finally:
+        await conn.close()

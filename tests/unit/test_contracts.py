@@ -198,4 +198,6 @@ def test_event_types_are_named_after_a_permitted_writer():
     for spec in CATALOGUE.values():
         if spec.name.endswith(".events.v1"):
             for model in messages_on(spec.name):
-                assert model.TYPE.split(".")[0] in spec.writers, (model.TYPE, spec.name)
+                prefix = model.TYPE.split(".")[0]
+                # the feed names its types after itself (risk.raised), its writer relays them
+                assert prefix in spec.writers or prefix == spec.name.split(".")[0], (model.TYPE, spec.name)

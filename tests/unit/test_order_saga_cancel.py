@@ -8,7 +8,7 @@ import pytest
 
 from contracts import finance, logistics, procurement, sales, warehouse
 from contracts.common import FulfilmentPolicy, OrderType, PaymentMethod, PricedLine
-from services.sales.saga import Refused, Status, next_check, react, request_cancel, request_change, start
+from services.sales.saga import decide, Refused, Status, next_check, react, request_cancel, request_change, start
 from tests.unit.test_order_saga_kit import (A, NOW, ORDER_ID, T, begin, booked, booking_failed, credit_approved,
                                             credit_rejected, delivered, dispatch_refused, dispatched, done, drive,
                                             invoiced, later, make_order, packed, paid, purchase_failed, reserved,
@@ -99,9 +99,12 @@ def test_purchase_failed_after_a_partial_shipment_does_not_cancel():
 
 # --- other failures ----------------------------------------------------------------------------
 
-def test_booking_failure_compensates_reservation_then_credit():
+def test_booking_failure_asks_a_person_and_cancel_compensates_reservation_then_credit():
     order = drive(begin(), credit_approved(), reserved(), packed())
-    decision = step(order, booking_failed())
+    asked = step(order, booking_failed())
+    assert asked.order.status == Status.DECISION_NEEDED and asked.order.awaiting is None
+    assert asked.order.decision.options == ("switch_carrier", "cancel")
+    decision = decide(asked.order, "cancel", by="maria", role="sales_manager", comment=None, now=NOW)
     assert decision.order.status == Status.CANCELLING
     steps = plan(decision.order)
     assert steps[-2:] == [warehouse.ReleaseReservation.TYPE, finance.ReleaseCredit.TYPE]

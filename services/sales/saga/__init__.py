@@ -8,6 +8,10 @@ decision and emits everything through the outbox in one transaction.
 The forward steps, each beside its reply and its compensation:
 
     step                command                        reply                   compensation
+    review              logistics.review_order (joint: order_reviewed each     - (nothing is held yet)
+                          + finance/warehouse.review_   -> rejected on a "no";
+                          order, then POST /orders/     joint: a sales manager
+                          {id}/review)                  approves or rejects
     approval (sample)   POST /orders/{id}/approve      -                       -
     credit_check        finance.check_credit           credit_approved         finance.release_credit
                                                        credit_rejected -> rejected
@@ -35,16 +39,26 @@ Compensation runs in reverse order of the effects, one at a time: each waits for
 `max_attempts`. Semantic locks: while a step is in flight a change is refused (409) and a cancel
 waits for the step's reply.
 
+Before anything is reserved, the order is reviewed (`review`): logistics checks every order's
+destination; a major or special order gets a joint review by finance, warehouse and logistics,
+then a sales manager's verdict (deadline, reminder, documented default). Where a supplier or a
+carrier cannot keep the date, or no carrier takes the shipment, people decide (`decisions`):
+status `decision_needed` with options, owner roles, a deadline and a default.
+
 Modules: `state` (the order's facts, statuses, Decision), `flow` (entry points), `steps` (forward
-progress), `changes` (review and application of a change), `compensation` (cancellation).
+progress), `review` (review before reservation), `decisions` (people decide), `changes` (review
+and application of a change), `compensation` (cancellation).
 """
 
 from services.sales.saga.changes import request_change
+from services.sales.saga.decisions import decide
 from services.sales.saga.compensation import cancel, request_cancel, retry_parked
 from services.sales.saga.flow import approve, next_check, react, start, tick
+from services.sales.saga.review import Candidate, ReviewPolicy, decide_review, joint_review_reasons, plan
 from services.sales.saga.state import (CHANGEABLE, IN_FLIGHT, PREPAID, Compensation, Decision, Order,
-                                       PendingChange, Refused, Sent, Status, Timings)
+                                       PendingChange, PendingDecision, Refused, Review, Sent, Status, Timings)
 
-__all__ = ["CHANGEABLE", "IN_FLIGHT", "PREPAID", "Compensation", "Decision", "Order", "PendingChange", "Refused",
-           "Sent", "Status", "Timings", "approve", "cancel", "next_check", "react", "request_cancel",
+__all__ = ["CHANGEABLE", "IN_FLIGHT", "PREPAID", "Candidate", "Compensation", "Decision", "Order", "PendingChange",
+           "PendingDecision", "Refused", "Review", "ReviewPolicy", "Sent", "Status", "Timings", "approve", "cancel",
+           "decide", "decide_review", "joint_review_reasons", "next_check", "plan", "react", "request_cancel",
            "request_change", "retry_parked", "start", "tick"]

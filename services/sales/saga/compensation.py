@@ -9,7 +9,7 @@ import datetime as dt
 from contracts import finance, logistics, procurement, warehouse
 from contracts.envelope import Message
 from services.sales.saga.state import (Compensation, Decision, Order, Refused, Status, Timings, alert, join_notes,
-                                       updated, with_compensation)
+                                       recorded_alert, updated, with_compensation)
 from services.sales.saga.steps import COMPENSATION_DONE, advance, learn
 
 
@@ -28,7 +28,7 @@ def request_cancel(order: Order, reason: str, now: dt.datetime) -> Decision:
 def cancel(order: Order, reason: str, now: dt.datetime, *, rejected: bool = False) -> Decision:
     """Undo every effect, newest first. Rejected/cancelled at once when there is nothing to undo."""
     plan = compensation_plan(order, reason)
-    cleared = {"awaiting": None, "change": None, "status_reason": reason, "cancel_requested": None}
+    cleared = {"awaiting": None, "change": None, "decision": None, "status_reason": reason, "cancel_requested": None}
     if not plan:
         final = Status.REJECTED if rejected else Status.CANCELLED
         return Decision(updated(order, status=final, **cleared), note=reason)
@@ -100,9 +100,11 @@ def on_compensation_reply(order: Order, m: Message, now: dt.datetime) -> Decisio
 def abandon_cancellation(order: Order, why: str, now: dt.datetime) -> Decision:
     """The goods reached the customer before they could be recalled: nothing else was undone yet
     (the recall goes first), so the order simply carries on towards completion."""
-    resumed = updated(order, compensations=(), status_reason=None, status=Status.SHIPPED)
+    summary = f"cancellation abandoned, goods not recalled: {why}"
+    resumed, events = recorded_alert(updated(order, compensations=(), status_reason=None, status=Status.SHIPPED),
+                                     f"cancel_abandoned:{order.order_id}:{summary}", summary)
     decision = advance(resumed, now, f"cancellation abandoned: {why}")
-    decision.events.insert(0, alert(order, f"cancellation abandoned, goods not recalled: {why}"))
+    decision.events[:0] = events
     return decision
 
 

@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import datetime as dt
 
-from contracts import finance, warehouse
+from contracts import finance, logistics, procurement, warehouse
 from contracts.common import OrderType
 from contracts.envelope import Message
+from services.sales.saga import decisions, review
 from services.sales.saga.changes import on_review, review_deadline
 from services.sales.saga.compensation import (cancel, current_compensation, on_compensation_reply,
                                               refund_late_payment, retry_compensation)
 from services.sales.saga.state import (IN_FLIGHT, PREPAID, Decision, Order, Refused, Status, Timings, alert,
-                                       join_notes, updated)
+                                       join_notes, recorded_alert, updated)
 from services.sales.saga.steps import (DISPATCH_RETRY, NEVER, advance, answers, is_review, learn, stuck_key)
 
 
 def start(order: Order, now: dt.datetime, timings: Timings) -> Decision:
+    if review.pending(order):
+        return review.begin_review(order, now)      # the payment window opens once it is approved
     if order.order_type in PREPAID:
         order = order.model_copy(update={"payment_due_at": now + timings.payment_deadline})
     if order.order_type == OrderType.SAMPLE:
@@ -42,9 +45,23 @@ def react(order: Order, message: Message, now: dt.datetime, timings: Timings) ->
         return on_compensation_reply(order, message, now)
     if order.status == Status.CHANGING and is_review(message):
         return on_review(order, message, now, timings)
+    if isinstance(message, review.OPINIONS):
+        return review.on_opinion(order, message, now, timings)
+    if isinstance(message, procurement.PurchaseDelayed):
+        return decisions.on_purchase_delayed(order, message, now, timings)
+    if isinstance(message, logistics.ShipmentLate):
+        return decisions.on_shipment_late(order, message, now, timings)
+    if isinstance(message, logistics.ShipmentBookingFailed) and order.awaiting is not None \
+            and answers(order.awaiting, message):
+        if order.cancel_requested:
+            return cancel(updated(order, awaiting=None), order.cancel_requested, now)
+        return decisions.on_booking_failed(order, message, now, timings)
 
     learnt, note, failure = learn(order, message, now)
-    alerts = [alert(order, key.split(":", 2)[-1]) for key in learnt.alerts if key not in order.alerts]
+    learnt, moot_events, moot_note = decisions.drop_if_moot(learnt, now)
+    note = join_notes(note or "", moot_note or "") or None
+    alerts = [*moot_events,
+              *(alert(order, key.split(":", 2)[-1]) for key in learnt.alerts if key not in order.alerts)]
     step_done = learnt.awaiting is not None and answers(learnt.awaiting, message)
     if failure:
         if learnt.awaiting is not None and not step_done:
@@ -61,9 +78,12 @@ def react(order: Order, message: Message, now: dt.datetime, timings: Timings) ->
         return Decision(learnt, events=alerts, note=note)   # facts recorded; the change decides what is next
     if learnt.cancel_requested and learnt.awaiting is None:
         if learnt.delivered:
-            dropped = updated(learnt, cancel_requested=None)
+            dropped, too_late = recorded_alert(
+                updated(learnt, cancel_requested=None),
+                f"cancel_too_late:{learnt.delivered[-1]}:cancellation requested too late: goods were delivered",
+                "cancellation requested too late: goods were delivered")
             decision = advance(dropped, now, join_notes(note or "", "cancellation dropped: goods already delivered"))
-            decision.events[:0] = [*alerts, alert(order, "cancellation requested too late: goods were delivered")]
+            decision.events[:0] = [*alerts, *too_late]
             return decision
         return cancel(learnt, learnt.cancel_requested, now)
     if step_done or learnt.status not in IN_FLIGHT:
@@ -89,6 +109,12 @@ def tick(order: Order, now: dt.datetime, timings: Timings) -> Decision | None:
         return cancel(order, f"unpaid past the payment deadline {order.payment_due_at:%Y-%m-%d %H:%M:%S}Z", now)
     if order.status == Status.CHANGING and order.change:
         return review_deadline(order, now, timings)
+    if order.status == Status.IN_REVIEW and review.pending(order):
+        return review.review_tick(order, now, timings)
+    if order.status == Status.DECISION_NEEDED and order.decision is not None:
+        due = decisions.decision_tick(order, now, timings)
+        if due is not None:
+            return due
     if order.status == Status.AWAITING_PAYMENT and order.paid_in_full and order.packed:
         return advance(order, now, "paid: hand-over requested again")
     sent = order.awaiting
@@ -123,4 +149,9 @@ def next_check(order: Order, timings: Timings) -> dt.datetime | None:
             candidates.append(order.change.requested_at + timings.step_timeout * order.change.attempts)
         if order.status == Status.AWAITING_PAYMENT and order.paid_in_full and order.packed:
             candidates.append((order.dispatch_held_at or order.payment_due_at or NEVER) + DISPATCH_RETRY)
+        if order.status == Status.IN_REVIEW:
+            candidates.append(review.review_next_check(order, timings))
+        if order.status == Status.DECISION_NEEDED:
+            candidates.append(decisions.decision_next_check(order))
+        candidates = [c for c in candidates if c is not None]
     return min(candidates) if candidates else None

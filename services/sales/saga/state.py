@@ -19,6 +19,8 @@ from contracts.envelope import Message, message_types
 
 class Status(StrEnum):
     RECEIVED = "received"
+    IN_REVIEW = "in_review"          # reviewed before anything is reserved (joint review, destination check)
+    DECISION_NEEDED = "decision_needed"   # a person chooses among options (or the default applies)
     AWAITING_APPROVAL = "awaiting_approval"
     CREDIT_CHECK = "credit_check"
     AWAITING_PAYMENT = "awaiting_payment"
@@ -59,6 +61,9 @@ class Timings:
     payment_deadline: dt.timedelta = dt.timedelta(days=7)         # prepaid orders unpaid -> cancelled
     compensation_timeout: dt.timedelta = dt.timedelta(seconds=30)  # first retry; doubles each attempt
     max_attempts: int = 5                                          # then: park with an alert
+    review_timeout: dt.timedelta = dt.timedelta(days=2)           # a sales manager decides a joint review by then
+    review_default: str = "reject"                                 # ... else: reject | approve
+    decision_timeout: dt.timedelta = dt.timedelta(days=1)         # a decision needed, then its default applies
 
 
 class Sent(BaseModel):
@@ -101,6 +106,60 @@ class PendingChange(BaseModel):
     reasons: list[str] = Field(default_factory=list)
 
 
+class Opinion(BaseModel):
+    """One department's verdict in a review."""
+
+    model_config = ConfigDict(frozen=True)
+
+    approved: bool
+    reasons: tuple[str, ...] = ()
+    conditions: tuple[str, ...] = ()
+    at: dt.datetime
+
+
+class Review(BaseModel):
+    """The review of an order before anything is reserved: `joint` (finance, warehouse and
+    logistics, then a sales manager) for a major or special order, else logistics' destination
+    check alone."""
+
+    model_config = ConfigDict(frozen=True)
+
+    review_id: str
+    joint: bool
+    reasons: tuple[str, ...] = ()                 # why it is a joint review
+    reviewers: tuple[str, ...] = ("logistics",)
+    requested_at: dt.datetime | None = None       # set when the review commands go out
+    attempts: int = 1
+    opinions: dict[str, Opinion] = Field(default_factory=dict)
+    manager_asked_at: dt.datetime | None = None   # every department approved: a sales manager's turn
+    reminded: bool = False
+    verdict: str | None = None                    # approved | rejected
+    decided_by: str | None = None
+    comment: str | None = None
+
+    @property
+    def missing(self) -> list[str]:
+        return [d for d in self.reviewers if d not in self.opinions]
+
+
+class PendingDecision(BaseModel):
+    """A choice a person makes for the order; `default` applies at `due_at`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    decision_id: str
+    kind: str                                     # supplier_late | carrier_late | no_carrier
+    summary: str
+    options: tuple[str, ...]
+    default: str
+    owner_roles: tuple[str, ...]
+    requested_at: dt.datetime
+    due_at: dt.datetime
+    resume: Status
+    reminded: bool = False
+    context: dict[str, Any] = Field(default_factory=dict)   # purchase_order_id, sku, shipment_id, ...
+
+
 class Order(BaseModel):
     """Everything the saga knows about one order; persisted as JSON by sales."""
 
@@ -115,6 +174,7 @@ class Order(BaseModel):
     lines: tuple[PricedLine, ...]
     address: Address
     requested_delivery_date: dt.date | None = None
+    payment_terms_days: int | None = None          # requested terms; None: the customer's agreed terms
     revision: int = 1
     status: Status = Status.RECEIVED
     status_reason: str | None = None
@@ -151,6 +211,9 @@ class Order(BaseModel):
     compensations: tuple[Compensation, ...] = ()
     alerts: tuple[str, ...] = ()
     dispatch_held_at: dt.datetime | None = None      # the warehouse refused an unpaid hand-over
+    review: Review | None = None                     # before anything is reserved
+    decision: PendingDecision | None = None          # a person's choice the order waits for
+    decisions: tuple[str, ...] = ()                  # what was decided, for the record ("kind: choice by who")
 
     @property
     def total(self) -> Decimal:
@@ -212,7 +275,7 @@ def invoice_command(order: Order, shipment_ref: str, lines: list[StockLine], kin
     return finance.IssueInvoice(
         order_id=order.order_id, order_number=order.number, customer_id=order.customer_id,
         payment_method=order.payment_method, shipment_ref=shipment_ref, lines=priced, total=total_of(priced),
-        kind=kind)
+        kind=kind, payment_terms_days=order.payment_terms_days)
 
 
 def total_of(lines: Any) -> Decimal:
@@ -221,6 +284,13 @@ def total_of(lines: Any) -> Decimal:
 
 def alert(order: Order, summary: str, severity: str = "warning") -> sales.SagaAlert:
     return sales.SagaAlert(order_id=order.order_id, order_number=order.number, severity=severity, summary=summary)
+
+
+def recorded_alert(order: Order, key: str, summary: str, severity: str = "warning") -> tuple[Order, list[Message]]:
+    """An alert that GET /alerts and the order's `alerts` show: remembered under `key` (once)."""
+    if key in order.alerts:
+        return order, []
+    return updated(order, alerts=(*order.alerts, key)), [alert(order, summary, severity)]
 
 
 def describe_change(p: ChangeProposal) -> str:

@@ -19,13 +19,20 @@ def advance(order: Order, now: dt.datetime, note: str) -> Decision:
         return Decision(updated(order, status=status, awaiting=sent), [command, *extra],
                         note=join_notes(note, why or f"{status.value}"))
 
+    if order.review is not None and order.review.verdict is None:
+        return Decision(updated(order, status=Status.IN_REVIEW), note=join_notes(note, "under review"))
+    if order.decision is not None:
+        return Decision(updated(order, status=Status.DECISION_NEEDED),
+                        note=join_notes(note, f"waiting for a decision: {order.decision.summary}"))
     if order.order_type == OrderType.SAMPLE and not order.approved_by:
         return Decision(updated(order, status=Status.AWAITING_APPROVAL), note=join_notes(note, "awaiting approval"))
     if not order.credit_ok:
         return send(Status.CREDIT_CHECK, finance.CheckCredit(
             order_id=order.order_id, order_number=order.number, customer_id=order.customer_id,
             order_type=order.order_type, payment_method=order.payment_method, lines=list(order.lines),
-            total=order.total), why="credit check requested")
+            total=order.total, payment_terms_days=order.payment_terms_days,
+            terms_approved_by=order.review.decided_by if order.review and order.review.joint
+            and order.review.verdict == "approved" else None), why="credit check requested")
 
     commands: list[Message] = []
     if order.order_type in PREPAID and not order.prepayment_invoiced:
@@ -37,9 +44,11 @@ def advance(order: Order, now: dt.datetime, note: str) -> Decision:
                                     f"(due {order.payment_due_at:%Y-%m-%d %H:%M:%S}Z)"))
     if not order.reservation_requested:
         order = updated(order, reservation_requested=True)
+        # A prepaid order legitimately waits for its payment: the reservation lasts at least that long.
+        hold = order.payment_due_at if order.order_type == OrderType.PREPAID_BEFORE_SHIPMENT else None
         decision = send(Status.RESERVING, warehouse.ReserveStock(
-            order_id=order.order_id, lines=[StockLine(sku=l.sku, quantity=l.quantity) for l in order.lines]),
-            why="stock reservation requested")
+            order_id=order.order_id, lines=[StockLine(sku=l.sku, quantity=l.quantity) for l in order.lines],
+            hold_until=hold), why="stock reservation requested")
         decision.commands[:0] = commands
         return decision
 
@@ -137,8 +146,10 @@ def learn(order: Order, m: Message, now: dt.datetime) -> tuple[Order, str | None
         u = {"shipment_id": m.shipment_id, "carrier": m.carrier, "tracking_number": m.tracking_number,
              "booked": True}
         note = f"booked {m.carrier}, tracking {m.tracking_number}, ETA {m.eta}"
-    elif isinstance(m, logistics.ShipmentBookingFailed):
-        failure = f"no carrier: {m.reason}"
+    elif isinstance(m, logistics.ShipmentRebooked):
+        if m.shipment_id == order.shipment_id:
+            u = {"carrier": m.carrier, "tracking_number": m.tracking_number}
+        note = f"{m.shipment_id} re-booked from {m.previous_carrier} to {m.carrier} ({m.reason}), ETA {m.eta}"
     elif isinstance(m, warehouse.OrderDispatched) and m.shipment_id in order.dispatched:
         pass                                         # a repeated announcement of an earlier shipment
     elif isinstance(m, warehouse.OrderDispatched):
