@@ -251,7 +251,7 @@ def order_place(
 
 
 @order_app.command("show")
-def order_show(order_id: str = typer.Argument(..., help="Order id (UUID)")) -> None:
+def order_show(order_id: str = typer.Argument(..., help="Order id (UUID) or number (SO-000123)")) -> None:
     """Status, lines, totals and timeline of one order."""
     order = client.get_order(order_id)
     console.print(f"[bold]{order['order_number']}[/] {order['order_id']}  {status_text(order['status'])}",
@@ -275,9 +275,16 @@ def order_show(order_id: str = typer.Argument(..., help="Order id (UUID)")) -> N
 
 @order_app.command("list")
 def order_list(status: Optional[str] = typer.Option(None, "--status", help="e.g. completed, rejected"),
+               customer: Optional[str] = typer.Option(None, "--customer", "-c", help="Customer id"),
+               created_from: Optional[str] = typer.Option(None, "--from", help="Created on/after (YYYY-MM-DD or ISO time)"),
+               created_to: Optional[str] = typer.Option(None, "--to", help="Created before (a date: its whole day)"),
+               number: Optional[str] = typer.Option(None, "--number", help="Order number, e.g. SO-000123"),
+               external_ref: Optional[str] = typer.Option(None, "--external-ref", help="The caller's reference"),
+               cursor: Optional[str] = typer.Option(None, "--cursor", help="Next page (printed under a full page)"),
                limit: int = typer.Option(20, "--limit", min=1, max=1000)) -> None:
-    """The newest orders (optionally with one status)."""
-    orders = client.list_orders(status, limit)
+    """Find orders, newest first (filters combine)."""
+    orders = client.list_orders(status, limit, customer_id=customer, created_from=created_from,
+                                created_to=created_to, order_number=number, external_ref=external_ref, cursor=cursor)
     table = Table(title=f"orders{f' ({status})' if status else ''}: {len(orders)}", title_justify="left")
     for column, width in (("number", 9), ("order id", 36), ("customer", 9), ("status", 9), ("total", 7),
                           ("created", 19)):
@@ -287,6 +294,8 @@ def order_list(status: Optional[str] = typer.Option(None, "--status", help="e.g.
         table.add_row(order["order_number"], order["order_id"], order["customer_id"], status_text(order["status"]),
                       order["total"], str(order["created_at"])[:19].replace("T", " "), order.get("status_reason") or "")
     console.print(table)
+    if client.last_cursor:
+        console.print(f"more: --cursor {client.last_cursor}", highlight=False)
 
 
 # --- topics, lag, dead letters, logs ---------------------------------------------------------

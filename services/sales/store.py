@@ -112,11 +112,35 @@ async def get(pool: asyncpg.Pool, order_id: uuid.UUID) -> dict[str, Any] | None:
     return {**_public(row), "timeline": [dict(t) for t in timeline]}
 
 
-async def list_orders(pool: asyncpg.Pool, status: str | None, limit: int) -> list[dict[str, Any]]:
+async def get_by_reference(pool: asyncpg.Pool, reference: str) -> dict[str, Any] | None:
+    """An order by its id (UUID) or its number (SO-000123)."""
+    if reference.upper().startswith("SO-"):
+        found = await pool.fetchval("SELECT order_id FROM orders WHERE order_number = $1", reference.upper())
+    else:
+        try:
+            found = uuid.UUID(reference)
+        except ValueError:
+            return None
+    return await get(pool, found) if found else None
+
+
+async def search_orders(pool: asyncpg.Pool, *, customer_id: str | None, statuses: list[str],
+                        created_from: dt.datetime | None, created_to: dt.datetime | None, order_number: str | None,
+                        external_ref: str | None, channel: str | None, after: tuple[dt.datetime, uuid.UUID] | None,
+                        limit: int) -> tuple[list[dict[str, Any]], bool]:
+    """One page of orders, newest first (created_at DESC, order_id DESC: a total order, so keyset
+    paging never skips or repeats one). Returns (page, whether more follow)."""
     rows = await pool.fetch(
-        "SELECT * FROM orders WHERE ($1::text IS NULL OR status = $1) ORDER BY created_at DESC LIMIT $2",
-        status, limit)
-    return [_public(r) for r in rows]
+        "SELECT * FROM orders WHERE ($1::text IS NULL OR customer_id = $1)"
+        " AND (cardinality($2::text[]) = 0 OR status = ANY($2::text[]))"
+        " AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)"
+        " AND ($5::text IS NULL OR order_number = upper($5)) AND ($6::text IS NULL OR external_ref = $6)"
+        " AND ($7::text IS NULL OR channel = $7)"
+        " AND ($8::timestamptz IS NULL OR (created_at, order_id) < ($8, $9::uuid))"
+        " ORDER BY created_at DESC, order_id DESC LIMIT $10",
+        customer_id, statuses, created_from, created_to, order_number, external_ref, channel,
+        after[0] if after else None, after[1] if after else None, limit + 1)
+    return [_public(r) for r in rows[:limit]], len(rows) > limit
 
 
 def _public(row: asyncpg.Record) -> dict[str, Any]:
