@@ -1,8 +1,9 @@
-"""Finance: credit review, invoicing, payments."""
+"""Finance: credit review, invoicing, payments, dunning and credit hold, bank reconciliation."""
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import ClassVar
 
 from pydantic import Field
@@ -140,6 +141,8 @@ class InvoiceIssued(Message):
     shipment_ref: str
     amount: Money
     due_date: dt.date
+    kind: str | None = Field(default=None, description="shipment | prepayment | charge (dunning fees and interest); "
+                                                       "absent in messages from before charges existed: shipment")
 
 
 class PaymentReceived(Message):
@@ -191,3 +194,106 @@ class ChangeReviewed(ChangeReviewedReply):
 class CompensationDone(CompensationDoneReply):
     TYPE: ClassVar[str] = "finance.compensation_done"
     TOPIC: ClassVar[str] = EVENTS
+
+
+# --- dunning and credit hold ------------------------------------------------------------------
+
+class PaymentReminderIssued(Message):
+    """An overdue invoice reached a dunning level (reminder, second reminder, final notice, ...).
+    Fees and interest, when the level charges any, are billed on a charge invoice."""
+
+    TYPE: ClassVar[str] = "finance.payment_reminder_issued"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    customer_id: str
+    invoice_number: str
+    level: int = Field(ge=1, description="1 = first reminder")
+    level_name: str
+    outstanding: Money = Field(description="What the invoice still owes")
+    due_date: dt.date
+    overdue_days: int = Field(ge=0)
+    fee: Money = Decimal("0.00")
+    interest: Money = Decimal("0.00")
+    charge_invoice: str | None = Field(default=None, description="The invoice billing fee + interest, if any")
+
+
+class CustomerCreditHoldPlaced(Message):
+    """A customer is past the overdue threshold: new standard orders wait for finance or are rejected
+    (per customer policy) until the hold lifts. Keyed and correlated by customer id."""
+
+    TYPE: ClassVar[str] = "finance.customer_credit_hold_placed"
+    TOPIC: ClassVar[str] = EVENTS
+
+    customer_id: str
+    reason: str
+    overdue_invoices: list[str]
+    overdue_amount: Money
+    policy: str = Field(description="wait | reject: what happens to new standard orders")
+
+
+class CustomerCreditHoldLifted(Message):
+    TYPE: ClassVar[str] = "finance.customer_credit_hold_lifted"
+    TOPIC: ClassVar[str] = EVENTS
+
+    customer_id: str
+    reason: str
+
+
+class CreditCheckPending(Message):
+    """Reply to CheckCredit while the customer is on credit hold (policy `wait`): the order waits for
+    finance; CreditApproved or CreditRejected follows when the hold lifts or a person decides."""
+
+    TYPE: ClassVar[str] = "finance.credit_check_pending"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    customer_id: str
+    reason: str
+
+
+# --- bank reconciliation ----------------------------------------------------------------------
+
+class BankStatementImported(Message):
+    """A bank statement was imported (once per statement id); counts per outcome."""
+
+    TYPE: ClassVar[str] = "finance.bank_statement_imported"
+    TOPIC: ClassVar[str] = EVENTS
+
+    statement_id: str
+    format: str
+    lines: int
+    matched: int
+    partial: int
+    overpaid: int
+    unmatched: int
+    ignored: int
+
+
+class BankPaymentMatched(Message):
+    """(Part of) an incoming bank payment was applied to an invoice. PaymentReceived follows."""
+
+    TYPE: ClassVar[str] = "finance.bank_payment_matched"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    customer_id: str
+    invoice_number: str
+    statement_id: str
+    bank_ref: str
+    amount: Money = Field(description="Applied to this invoice")
+    line_amount: Money
+    basis: str = Field(description="reference | amount_and_customer | manual")
+    payment_ref: str
+
+
+class BankLineUnmatched(Message):
+    """An incoming bank payment (or what is left of it) could not be applied: listed for a person."""
+
+    TYPE: ClassVar[str] = "finance.bank_line_unmatched"
+    TOPIC: ClassVar[str] = EVENTS
+
+    statement_id: str
+    bank_ref: str
+    amount: Money = Field(description="Not applied")
+    reason: str

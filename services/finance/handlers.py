@@ -15,7 +15,7 @@ from decimal import Decimal
 import asyncpg
 
 from contracts import finance, integrations
-from services.finance import rules
+from services.finance import credit_control, rules
 from services.runtime.consumer import Consumer, Unprocessable
 from services.runtime.outbox import Tx
 
@@ -72,31 +72,39 @@ def _compensation_summary(parts: list[tuple[str, Decimal]], notes: list[str], as
     return summary
 
 
-def register(consumer: Consumer) -> None:
+async def review_credit(tx: Tx, cmd: finance.CheckCredit) -> None:
+    """The credit check proper: price against the price list, exposure against the limit. Also
+    used when a credit hold lifts, for the orders that waited (credit_control.py)."""
+    hold = await tx.conn.fetchrow("SELECT * FROM credit_holds WHERE order_id = $1", cmd.order_id)
+    customer, exposure = await credit_account(tx.conn, cmd.customer_id)
+    if hold is None:
+        if customer is None:
+            reasons = [f"unknown customer {cmd.customer_id}"]
+        else:
+            account = rules.CreditAccount(customer["credit_limit"], exposure, customer["max_discount_pct"])
+            reasons = rules.review(cmd.order_type, cmd.lines, cmd.total, account, await _prices(tx.conn))
+        if reasons:
+            await tx.emit(finance.CreditRejected(order_id=cmd.order_id, customer_id=cmd.customer_id,
+                                                 reasons=reasons), key=cmd.order_id)
+            return
+        amount = rules.held_amount(cmd.order_type, cmd.total)
+        await tx.conn.execute(
+            "INSERT INTO credit_holds (order_id, customer_id, amount, status, order_type)"
+            " VALUES ($1, $2, $3, 'held', $4)",
+            cmd.order_id, cmd.customer_id, amount, cmd.order_type.value)
+        exposure += amount
+    # Approved now, or asked again for an order already approved: answer the same way.
+    await tx.emit(finance.CreditApproved(
+        order_id=cmd.order_id, customer_id=cmd.customer_id, amount=cmd.total,
+        credit_limit=customer["credit_limit"], exposure_after=exposure), key=cmd.order_id)
+
+
+def register(consumer: Consumer, config: credit_control.CreditConfig) -> None:
     @consumer.on(finance.CheckCredit)
     async def check_credit(tx: Tx, cmd: finance.CheckCredit) -> None:
-        hold = await tx.conn.fetchrow("SELECT * FROM credit_holds WHERE order_id = $1", cmd.order_id)
-        customer, exposure = await credit_account(tx.conn, cmd.customer_id)
-        if hold is None:
-            if customer is None:
-                reasons = [f"unknown customer {cmd.customer_id}"]
-            else:
-                account = rules.CreditAccount(customer["credit_limit"], exposure, customer["max_discount_pct"])
-                reasons = rules.review(cmd.order_type, cmd.lines, cmd.total, account, await _prices(tx.conn))
-            if reasons:
-                await tx.emit(finance.CreditRejected(order_id=cmd.order_id, customer_id=cmd.customer_id,
-                                                     reasons=reasons), key=cmd.order_id)
-                return
-            amount = rules.held_amount(cmd.order_type, cmd.total)
-            await tx.conn.execute(
-                "INSERT INTO credit_holds (order_id, customer_id, amount, status, order_type)"
-                " VALUES ($1, $2, $3, 'held', $4)",
-                cmd.order_id, cmd.customer_id, amount, cmd.order_type.value)
-            exposure += amount
-        # Approved now, or asked again for an order already approved: answer the same way.
-        await tx.emit(finance.CreditApproved(
-            order_id=cmd.order_id, customer_id=cmd.customer_id, amount=cmd.total,
-            credit_limit=customer["credit_limit"], exposure_after=exposure), key=cmd.order_id)
+        if await credit_control.held_back(tx, cmd, config):   # customer on credit hold: waits or is rejected
+            return
+        await review_credit(tx, cmd)
 
     @consumer.on(finance.ReleaseCredit)
     async def release_credit(tx: Tx, cmd: finance.ReleaseCredit) -> None:
@@ -106,6 +114,8 @@ def register(consumer: Consumer) -> None:
         if amount is not None:
             await tx.emit(finance.CreditReleased(order_id=cmd.order_id, amount=amount), key=cmd.order_id)
             summary = f"released credit hold of {_money(amount)}"
+        elif await credit_control.drop_waiting(tx, cmd.order_id):
+            summary = "the credit check waiting for finance was withdrawn"
         else:
             summary = "no credit held"
         await tx.emit(finance.CompensationDone(order_id=cmd.order_id, command_type=finance.ReleaseCredit.TYPE,
@@ -167,6 +177,7 @@ def register(consumer: Consumer) -> None:
             order_id=invoice["order_id"], invoice_number=event.invoice_number, payment_ref=event.payment_ref,
             amount=event.amount, order_paid_in_full=owed == 0), key=invoice["order_id"],
             correlation_id=invoice["order_id"])
+        await credit_control.evaluate_hold(tx, invoice["customer_id"], config, review_credit)
 
     @consumer.on(finance.CreditInvoices)
     async def credit_invoices(tx: Tx, cmd: finance.CreditInvoices) -> None:

@@ -20,12 +20,14 @@ class SalesSettings(Settings):
     compensation_timeout_seconds: float = 30.0   # first re-send of an unanswered compensation
     saga_max_attempts: int = 5
     saga_tick_seconds: float = 1.0
+    credit_wait_seconds: float = 14 * 86400       # an order waiting for finance (credit hold) is cancelled after
 
     def timings(self) -> Timings:
         return Timings(step_timeout=dt.timedelta(seconds=self.step_timeout_seconds),
                        payment_deadline=dt.timedelta(seconds=self.payment_deadline_seconds),
                        compensation_timeout=dt.timedelta(seconds=self.compensation_timeout_seconds),
-                       max_attempts=self.saga_max_attempts)
+                       max_attempts=self.saga_max_attempts,
+                       credit_wait=dt.timedelta(seconds=self.credit_wait_seconds))
 
 
 settings = SalesSettings()

@@ -89,6 +89,8 @@ def tick(order: Order, now: dt.datetime, timings: Timings) -> Decision | None:
         return cancel(order, f"unpaid past the payment deadline {order.payment_due_at:%Y-%m-%d %H:%M:%S}Z", now)
     if order.status == Status.CHANGING and order.change:
         return review_deadline(order, now, timings)
+    if credit_wait_over(order, now, timings):
+        return cancel(order, f"the customer's credit hold was not lifted within {timings.credit_wait}", now)
     if order.status == Status.AWAITING_PAYMENT and order.paid_in_full and order.packed:
         return advance(order, now, "paid: hand-over requested again")
     sent = order.awaiting
@@ -103,6 +105,12 @@ def tick(order: Order, now: dt.datetime, timings: Timings) -> Decision | None:
         return Decision(updated(order, awaiting=again), [sent.message()],
                         note=f"no answer to {sent.type}; sent again (attempt {again.attempts})")
     return None
+
+
+def credit_wait_over(order: Order, now: dt.datetime, timings: Timings) -> bool:
+    """Waiting for finance (credit hold) for longer than `credit_wait`: the order is cancelled."""
+    return (order.status == Status.AWAITING_CREDIT and order.credit_pending_since is not None
+            and now >= order.credit_pending_since + timings.credit_wait)
 
 
 def next_check(order: Order, timings: Timings) -> dt.datetime | None:
@@ -123,4 +131,6 @@ def next_check(order: Order, timings: Timings) -> dt.datetime | None:
             candidates.append(order.change.requested_at + timings.step_timeout * order.change.attempts)
         if order.status == Status.AWAITING_PAYMENT and order.paid_in_full and order.packed:
             candidates.append((order.dispatch_held_at or order.payment_due_at or NEVER) + DISPATCH_RETRY)
+        if order.status == Status.AWAITING_CREDIT and order.credit_pending_since:
+            candidates.append(order.credit_pending_since + timings.credit_wait)
     return min(candidates) if candidates else None

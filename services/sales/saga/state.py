@@ -21,6 +21,7 @@ class Status(StrEnum):
     RECEIVED = "received"
     AWAITING_APPROVAL = "awaiting_approval"
     CREDIT_CHECK = "credit_check"
+    AWAITING_CREDIT = "awaiting_credit"  # the customer is on credit hold: waits for finance
     AWAITING_PAYMENT = "awaiting_payment"
     RESERVING = "reserving"
     AWAITING_STOCK = "awaiting_stock"
@@ -59,6 +60,7 @@ class Timings:
     payment_deadline: dt.timedelta = dt.timedelta(days=7)         # prepaid orders unpaid -> cancelled
     compensation_timeout: dt.timedelta = dt.timedelta(seconds=30)  # first retry; doubles each attempt
     max_attempts: int = 5                                          # then: park with an alert
+    credit_wait: dt.timedelta = dt.timedelta(days=14)              # credit hold not lifted -> cancelled
 
 
 class Sent(BaseModel):
@@ -123,6 +125,8 @@ class Order(BaseModel):
     approved_by: str | None = None
     credit_ok: bool = False
     credit_held: bool = False
+    credit_pending: str | None = None                # finance holds the credit check (customer on hold): why
+    credit_pending_since: dt.datetime | None = None
     payment_due_at: dt.datetime | None = None
     prepayment_invoiced: bool = False
     invoices: tuple[str, ...] = ()

@@ -21,6 +21,9 @@ def advance(order: Order, now: dt.datetime, note: str) -> Decision:
 
     if order.order_type == OrderType.SAMPLE and not order.approved_by:
         return Decision(updated(order, status=Status.AWAITING_APPROVAL), note=join_notes(note, "awaiting approval"))
+    if not order.credit_ok and order.credit_pending:
+        return Decision(updated(order, status=Status.AWAITING_CREDIT),
+                        note=join_notes(note, f"waiting for finance: {order.credit_pending}"))
     if not order.credit_ok:
         return send(Status.CREDIT_CHECK, finance.CheckCredit(
             order_id=order.order_id, order_number=order.number, customer_id=order.customer_id,
@@ -109,10 +112,16 @@ def learn(order: Order, m: Message, now: dt.datetime) -> tuple[Order, str | None
     u: dict[str, Any] = {}
     note = failure = None
     if isinstance(m, finance.CreditApproved):
-        u = {"credit_ok": True, "credit_held": order.order_type == OrderType.STANDARD}
+        u = {"credit_ok": True, "credit_held": order.order_type == OrderType.STANDARD, "credit_pending": None}
         note = "credit approved"
     elif isinstance(m, finance.CreditRejected):
+        u = {"credit_pending": None}                 # finance forgot the waiting check when it rejected
         failure = "credit check failed: " + "; ".join(m.reasons)
+    elif isinstance(m, finance.CreditCheckPending):
+        if not order.credit_ok:
+            u = {"status": Status.AWAITING_CREDIT, "credit_pending": m.reason,
+                 "credit_pending_since": order.credit_pending_since or now}
+        note = f"waiting for finance: {m.reason}"
     elif isinstance(m, finance.InvoiceIssued):
         if m.invoice_number not in order.invoices:
             u = {"invoices": (*order.invoices, m.invoice_number), "paid_in_full": False,
@@ -186,7 +195,7 @@ def learn(order: Order, m: Message, now: dt.datetime) -> tuple[Order, str | None
 
 
 REPLIES: dict[str, tuple[type[Message], ...]] = {
-    finance.CheckCredit.TYPE: (finance.CreditApproved, finance.CreditRejected),
+    finance.CheckCredit.TYPE: (finance.CreditApproved, finance.CreditRejected, finance.CreditCheckPending),
     warehouse.ReserveStock.TYPE: (warehouse.StockReserved,),
     warehouse.PickAndPack.TYPE: (warehouse.OrderPacked,),
     logistics.BookShipment.TYPE: (logistics.ShipmentBooked, logistics.ShipmentBookingFailed),
@@ -203,6 +212,8 @@ def answers(sent: Sent, m: Message) -> bool:
         return False
     if sent.type == warehouse.DispatchOrder.TYPE and isinstance(m, warehouse.OrderDispatched):
         return m.shipment_id == sent.payload.get("shipment_id")
+    if sent.type == finance.IssueInvoice.TYPE and isinstance(m, finance.InvoiceIssued):
+        return m.shipment_ref == sent.payload.get("shipment_ref")   # not a dunning charge of another invoice
     return True
 
 
