@@ -80,7 +80,7 @@ async def dunning_notices(pool: asyncpg.Pool, *, customer_id: str | None, invoic
 
 async def customers_with_overdue(conn: asyncpg.Connection, before: dt.datetime) -> list[str]:
     return [r["customer_id"] for r in await conn.fetch(
-        "SELECT DISTINCT customer_id FROM invoice_balances b JOIN invoices i USING (invoice_number)"
+        "SELECT DISTINCT i.customer_id FROM invoice_balances b JOIN invoices i USING (invoice_number)"
         " WHERE i.status = 'open' AND b.outstanding > 0 AND i.kind = ANY($1::text[]) AND i.due_at < $2",
         list(dunning.DUNNED_KINDS), before)]
 
@@ -196,7 +196,7 @@ async def lock_invoices_by_reference(conn: asyncpg.Connection, invoice_numbers: 
     """Invoices named by number, or of orders named by number (not charge invoices of those orders
     unless named), locked; with what each still owes (0 when paid or credited)."""
     rows = await conn.fetch(
-        "SELECT i.invoice_number FROM invoices i LEFT JOIN order_numbers o USING (order_id)"
+        "SELECT i.invoice_number FROM invoices i LEFT JOIN order_numbers o ON o.order_id = i.order_id"
         " WHERE i.invoice_number = ANY($1::text[]) OR o.order_number = ANY($2::text[])"
         " ORDER BY i.invoice_number FOR UPDATE OF i", invoice_numbers, order_numbers)
     return await open_invoices(conn, [r["invoice_number"] for r in rows])
@@ -211,7 +211,8 @@ async def lock_customer_open_invoices(conn: asyncpg.Connection, customer_id: str
 async def open_invoices(conn: asyncpg.Connection, invoice_numbers: list[str]) -> list[reconciliation.OpenInvoice]:
     rows = await conn.fetch(
         "SELECT i.invoice_number, i.order_id, o.order_number, i.customer_id, i.currency, b.outstanding, i.due_at"
-        " FROM invoices i JOIN invoice_balances b USING (invoice_number) LEFT JOIN order_numbers o USING (order_id)"
+        " FROM invoices i JOIN invoice_balances b USING (invoice_number)"
+        " LEFT JOIN order_numbers o ON o.order_id = i.order_id"
         " WHERE i.invoice_number = ANY($1::text[])", invoice_numbers)
     return [reconciliation.OpenInvoice(r["invoice_number"], r["order_id"], r["order_number"], r["customer_id"],
                                        r["currency"], Decimal(r["outstanding"]), r["due_at"]) for r in rows]

@@ -40,6 +40,9 @@ from tests.e2e.infra import Infra, select_mode, start as start_infra
 
 ROOT = Path(__file__).resolve().parents[2]
 FINAL = {"completed", "rejected", "cancelled"}
+# Test customers (tests/e2e/masterdata.new_customer) whose bills the payment simulator never pays:
+# bank statements and dunning decide what happens to them.
+NEVER_PAYING = ("CUST-T-DUNWAIT", "CUST-T-DUNREJ", "CUST-T-BANK")
 RUNNER = "e2e-runner"            # the harness's own user: places orders, operates, reads everything
 RUNNER_ROLES = [roles.CLERK, roles.OPERATOR, roles.AUDITOR]
 
@@ -226,7 +229,15 @@ def e2e() -> Iterator[E2E]:
         "ORDERFLOW_SIM_SUPPLIER_SLOW_DELAY": "120",
         "ORDERFLOW_SIM_SUPPLIER_DELAY": "0.1",
         "ORDERFLOW_SIM_SUPPLIER_DELIVERY_DELAY": "0.5",
-        "ORDERFLOW_SIM_PAYMENT_NEVER_PAY": "CUST-SLOW",
+        "ORDERFLOW_SIM_PAYMENT_NEVER_PAY": ",".join(("CUST-SLOW", *NEVER_PAYING)),
+        # Credit control in seconds: reminder levels 1 s, 2 s (fee) and 3 s (fee + interest) after the due
+        # date, credit hold 3.5 s after it (test customers with 0 days' terms, see masterdata.new_customer).
+        "ORDERFLOW_DUNNING_LEVELS": '[{"name": "reminder", "after_seconds": 1},'
+                                    ' {"name": "second reminder", "after_seconds": 2, "fee": "5.00"},'
+                                    ' {"name": "final notice", "after_seconds": 3, "fee": "10.00",'
+                                    ' "interest_rate_pct": "8"}]',
+        "ORDERFLOW_DUNNING_SWEEP_SECONDS": "0.5",
+        "ORDERFLOW_CREDIT_HOLD_OVERDUE_SECONDS": "3.5",
     }
     settings = Settings(topic_prefix=env["ORDERFLOW_TOPIC_PREFIX"], group_prefix=env["ORDERFLOW_GROUP_PREFIX"],
                         db_prefix=env["ORDERFLOW_DB_PREFIX"])

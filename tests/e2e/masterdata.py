@@ -4,6 +4,7 @@ department's own database as the company's master-data feed would, so scenarios 
 from __future__ import annotations
 
 import itertools
+import json
 from decimal import Decimal
 
 from tests.e2e.conftest import E2E
@@ -56,3 +57,28 @@ async def new_product(e2e: E2E, *, stock: int, price: str = "50.00", suppliers: 
     finally:
         await conn.close()
     return sku
+
+
+async def new_customer(e2e: E2E, customer_id: str, *, terms_days: int = 30, credit_limit: str = "50000.00",
+                       hold_policy: str | None = None, iban: str | None = None, country: str = "DE") -> str:
+    """A customer in sales and finance (and its bank account in finance), as the master-data feed would."""
+    conn = await e2e.db("sales")
+    try:
+        address = {"name": customer_id, "street": "Teststr. 1", "city": "Teststadt", "postal_code": "12345",
+                   "country": country}
+        await conn.execute("INSERT INTO customers (customer_id, name, default_address) VALUES ($1, $1, $2::jsonb)"
+                           " ON CONFLICT DO NOTHING", customer_id, json.dumps(address))
+    finally:
+        await conn.close()
+    conn = await e2e.db("finance")
+    try:
+        await conn.execute(
+            "INSERT INTO customers (customer_id, name, credit_limit, payment_terms_days, max_discount_pct,"
+            " credit_hold_policy) VALUES ($1, $1, $2, $3, 0, $4) ON CONFLICT DO NOTHING",
+            customer_id, Decimal(credit_limit), terms_days, hold_policy)
+        if iban:
+            await conn.execute("INSERT INTO customer_bank_accounts (iban, customer_id) VALUES ($1, $2)"
+                               " ON CONFLICT DO NOTHING", iban, customer_id)
+    finally:
+        await conn.close()
+    return customer_id
