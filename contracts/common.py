@@ -10,6 +10,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
+BASE_CURRENCY = "EUR"    # the company's books; money in a message without a currency is in it
 Quantity = Annotated[int, Field(gt=0, le=1_000_000)]
 
 

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from contracts.common import ChangeProposal, Money, OrderType, PaymentMethod, PricedLine
+from contracts.common import ChangeProposal, Currency, Money, OrderType, PaymentMethod, PricedLine
 from contracts.envelope import Message
 from contracts.replies import ChangeReviewedReply, CompensationDoneReply
 
@@ -32,6 +32,8 @@ class CheckCredit(Message):
     payment_method: PaymentMethod
     lines: list[PricedLine]
     total: Money
+    currency: Currency | None = Field(default=None, description="ISO 4217; absent: EUR (the base currency)")
+    country: str | None = Field(default=None, description="Destination country (tax); absent: none known")
 
 
 class ReleaseCredit(Message):
@@ -56,6 +58,8 @@ class IssueInvoice(Message):
     lines: list[PricedLine]
     total: Money
     kind: str = Field(default="shipment", description="shipment | prepayment (billed before delivery)")
+    currency: Currency | None = Field(default=None, description="ISO 4217; absent: EUR (the base currency)")
+    country: str | None = Field(default=None, description="Destination country: the tax rate depends on it")
 
 
 class CreditInvoices(Message):
@@ -113,6 +117,7 @@ class CreditApproved(Message):
     amount: Money
     credit_limit: Money
     exposure_after: Money
+    currency: Currency | None = Field(default=None, description="ISO 4217; absent: EUR (the base currency)")
 
 
 class CreditRejected(Message):
@@ -143,6 +148,9 @@ class InvoiceIssued(Message):
     due_date: dt.date
     kind: str | None = Field(default=None, description="shipment | prepayment | charge (dunning fees and interest); "
                                                        "absent in messages from before charges existed: shipment")
+    currency: Currency | None = Field(default=None, description="ISO 4217; absent: EUR (the base currency)")
+    net: Money | None = Field(default=None, description="Before tax; amount (gross) = net + tax")
+    tax: Money | None = None
 
 
 class PaymentReceived(Message):
@@ -154,6 +162,7 @@ class PaymentReceived(Message):
     payment_ref: str
     amount: Money
     order_paid_in_full: bool
+    currency: Currency | None = Field(default=None, description="ISO 4217; absent: EUR (the base currency)")
 
 
 class CreditNoteIssued(Message):
@@ -165,6 +174,9 @@ class CreditNoteIssued(Message):
     credit_note_number: str
     amount: Money
     reason: str
+    currency: Currency | None = Field(default=None, description="ISO 4217; absent: EUR (the base currency)")
+    net: Money | None = Field(default=None, description="amount = net + tax, in the invoice's proportion")
+    tax: Money | None = None
 
 
 class PaymentRefunded(Message):
@@ -175,6 +187,7 @@ class PaymentRefunded(Message):
     payment_ref: str
     refund_ref: str
     amount: Money
+    currency: Currency | None = Field(default=None, description="ISO 4217; absent: EUR (the base currency)")
 
 
 class CreditAdjusted(Message):

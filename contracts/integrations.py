@@ -10,7 +10,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from contracts.common import Money
+from contracts.common import Currency, Money
 from contracts.envelope import Message
 
 CARRIER_REQUESTS = "carrier.requests.v1"
@@ -122,6 +122,7 @@ class PaymentRequested(Message):
     amount: Money
     method: str
     due_date: dt.date
+    currency: Currency | None = Field(default=None, description="ISO 4217; absent: EUR")
 
 
 class PaymentSettled(Message):

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from contracts.common import Address, FulfilmentPolicy, Money, OrderType, PaymentMethod, PricedLine, Quantity
+from contracts.common import Address, Currency, FulfilmentPolicy, Money, OrderType, PaymentMethod, PricedLine, Quantity
 from contracts.envelope import Message
 from pydantic import BaseModel, ConfigDict
 
@@ -40,6 +40,7 @@ class PlaceOrder(Message):
     delivery_address: Address | None = None
     payment_method: PaymentMethod = PaymentMethod.INVOICE
     fulfilment_policy: FulfilmentPolicy = FulfilmentPolicy.SHIP_COMPLETE
+    currency: Currency | None = Field(default=None, description="Must be the customer's; absent: the customer's")
 
 
 # --- events (written only by sales) -----------------------------------------------------------
@@ -55,6 +56,7 @@ class OrderPlaced(Message):
     lines: list[PricedLine]
     total: Money
     channel: str
+    currency: Currency | None = Field(default=None, description="Of the prices and total; absent: EUR")
 
 
 class OrderStatusChanged(Message):

@@ -106,7 +106,7 @@ async def _pay(tx: Tx, line_id: int, statement_id: str, line: reconciliation.Ban
         payment_ref=payment_ref), key=key, correlation_id=key)
     await tx.emit(finance.PaymentReceived(
         order_id=invoice.order_id, invoice_number=invoice.invoice_number, payment_ref=payment_ref, amount=amount,
-        order_paid_in_full=owed == 0), key=key, correlation_id=key)
+        order_paid_in_full=owed == 0, currency=invoice.currency), key=key, correlation_id=key)
 
 
 class AssignRefused(Exception):

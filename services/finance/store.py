@@ -9,9 +9,35 @@ from typing import Any
 
 import asyncpg
 
-from services.finance import dunning, reconciliation
+from contracts.common import BASE_CURRENCY
+from services.finance import dunning, reconciliation, tax
 
 CENT = Decimal("0.01")
+
+
+# --- prices and tax ---------------------------------------------------------------------------
+
+async def list_prices(conn: asyncpg.Connection, currency: str) -> dict[str, Decimal]:
+    """The price list in a currency (EUR: price_list unless price_list_prices has a row)."""
+    rows = await conn.fetch(
+        "SELECT sku, list_price FROM price_list_prices WHERE currency = $1 UNION ALL"
+        " SELECT sku, list_price FROM price_list p WHERE $1 = $2 AND NOT EXISTS"
+        " (SELECT 1 FROM price_list_prices x WHERE x.sku = p.sku AND x.currency = $1)", currency, BASE_CURRENCY)
+    return {r["sku"]: r["list_price"] for r in rows}
+
+
+async def tax_context(conn: asyncpg.Connection, skus: list[str]) -> tuple[dict[str, str], tax.Rates]:
+    """(tax class per SKU, rates per (country, class))."""
+    classes = {r["sku"]: r["tax_class"] for r in await conn.fetch(
+        "SELECT sku, tax_class FROM product_tax_classes WHERE sku = ANY($1::text[])", skus)}
+    rates = {(r["country"], r["tax_class"]): Decimal(r["rate_pct"]) for r in await conn.fetch(
+        "SELECT * FROM tax_rates")}
+    return classes, rates
+
+
+async def taxed(conn: asyncpg.Connection, lines: list, country: str | None) -> tax.Taxed:
+    classes, rates = await tax_context(conn, [line.sku for line in lines])
+    return tax.tax_lines(lines, country=country, classes=classes, rates=rates)
 
 
 # --- invoices ---------------------------------------------------------------------------------

@@ -112,7 +112,7 @@ def router(service: Service, timings: Timings) -> APIRouter:
     async def change(order_id: uuid.UUID, request: ChangeRequest,
                      caller: Caller = requires(SALES_MANAGER, CLERK)) -> SagaAnswer:
         async with service.pool.acquire() as conn:
-            prices = await store.price_list(conn)
+            prices = await store.price_list(conn, await store.order_currency(conn, str(order_id)))
         unknown = [{"loc": ["body", "lines", i, "sku"], "msg": f"unknown or inactive SKU {c.sku!r}",
                     "type": "value_error"} for i, c in enumerate(request.lines or []) if c.sku not in prices]
         if unknown:

@@ -13,6 +13,7 @@ import asyncpg
 from pydantic import ValidationError
 
 from contracts import sales
+from contracts.common import BASE_CURRENCY
 from contracts.envelope import Message
 from contracts.topics import CATALOGUE
 from services.runtime.consumer import Consumer
@@ -36,13 +37,15 @@ async def place_order(tx: Tx, request: intake.OrderRequest, *, channel: str, tim
         if existing:
             return await store.lock(tx.conn, existing), False
     address = request.delivery_address or await store.customer_address(tx.conn, request.customer_id)
-    lines = intake.price_lines(request, await store.price_list(tx.conn), customer_known=address is not None)
+    currency = await store.customer_currency(tx.conn, request.customer_id) or BASE_CURRENCY
+    lines = intake.price_lines(request, await store.price_list(tx.conn, currency), customer_known=address is not None,
+                               currency=currency)
     assert address is not None
     order = Order(
         order_id=str(uuid.uuid4()), number=await store.next_number(tx.conn), customer_id=request.customer_id,
         order_type=request.order_type, payment_method=request.payment_method,
         fulfilment_policy=request.fulfilment_policy, lines=tuple(lines), address=address,
-        requested_delivery_date=request.requested_delivery_date,
+        requested_delivery_date=request.requested_delivery_date, currency=currency,
     )
     by = tx.initiator
     await store.insert(tx.conn, order, channel=channel, external_ref=request.external_ref,
@@ -54,7 +57,7 @@ async def place_order(tx: Tx, request: intake.OrderRequest, *, channel: str, tim
     await tx.emit(sales.OrderPlaced(
         order_id=order.order_id, order_number=order.number, customer_id=order.customer_id,
         order_type=order.order_type, lines=list(order.lines), total=order.total, channel=channel,
-    ), key=order.order_id, correlation_id=order.order_id)
+        currency=order.currency), key=order.order_id, correlation_id=order.order_id)
     order = await apply(tx, order, saga.start(order, now(), timings), timings)
     return order, True
 

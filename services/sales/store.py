@@ -9,13 +9,29 @@ from typing import Any
 
 import asyncpg
 
-from contracts.common import Address
+from contracts.common import BASE_CURRENCY, Address
 from contracts.envelope import Envelope, Initiator
 from services.sales.saga import Order, Timings, next_check
 
 
-async def price_list(conn: asyncpg.Connection) -> dict[str, Decimal]:
-    return {r["sku"]: r["list_price"] for r in await conn.fetch("SELECT sku, list_price FROM products WHERE active")}
+async def price_list(conn: asyncpg.Connection, currency: str = BASE_CURRENCY) -> dict[str, Decimal]:
+    """List prices of active products in a currency (EUR: products.list_price unless product_prices has one)."""
+    rows = await conn.fetch(
+        "SELECT p.sku, COALESCE(pp.list_price, CASE WHEN $1 = $2 THEN p.list_price END) AS price FROM products p"
+        " LEFT JOIN product_prices pp ON pp.sku = p.sku AND pp.currency = $1 WHERE p.active", currency, BASE_CURRENCY)
+    return {r["sku"]: r["price"] for r in rows if r["price"] is not None}
+
+
+async def customer_currency(conn: asyncpg.Connection, customer_id: str) -> str | None:
+    return await conn.fetchval("SELECT currency FROM customers WHERE customer_id = $1", customer_id)
+
+
+async def order_currency(conn: asyncpg.Connection, order_id: str) -> str:
+    try:
+        key = uuid.UUID(order_id)
+    except ValueError:
+        return BASE_CURRENCY
+    return await conn.fetchval("SELECT currency FROM orders WHERE order_id = $1", key) or BASE_CURRENCY
 
 
 async def customer_address(conn: asyncpg.Connection, customer_id: str) -> Address | None:
@@ -38,13 +54,13 @@ async def insert(conn: asyncpg.Connection, order: Order, *, channel: str, extern
                  placed_by: str | None) -> None:
     await conn.execute(
         "INSERT INTO orders (order_id, order_number, customer_id, order_type, payment_method, fulfilment_policy,"
-        " channel, external_ref, lines, total, delivery_address, requested_delivery_date, status, saga, placed_by)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        " channel, external_ref, lines, total, delivery_address, requested_delivery_date, status, saga, placed_by,"
+        " currency) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         uuid.UUID(order.order_id), order.number, order.customer_id, order.order_type.value,
         order.payment_method.value, order.fulfilment_policy.value, channel, external_ref,
         [line.model_dump(mode="json") for line in order.lines], order.total,
         order.address.model_dump(mode="json"), order.requested_delivery_date, order.status.value,
-        order.model_dump(mode="json"), placed_by,
+        order.model_dump(mode="json"), placed_by, order.currency,
     )
 
 
@@ -159,6 +175,7 @@ def _public(row: asyncpg.Record) -> dict[str, Any]:
         "status_reason": row["status_reason"],
         "lines": row["lines"],
         "total": str(row["total"]),
+        "currency": row["currency"],
         "delivery_address": row["delivery_address"],
         "requested_delivery_date": row["requested_delivery_date"],
         "revision": row["revision"],

@@ -59,7 +59,7 @@ async def test_dunning_walks_the_levels_puts_the_customer_on_hold_and_a_bank_pay
     first = e2e.place(waiter, [(sku, 2)])["order_id"]
     other = e2e.place(rejecter, [(sku, 1)])["order_id"]
     invoice = shipment_invoice(e2e, first)
-    assert D(str(invoice["amount"])) == D("100.00")
+    assert D(str(invoice["amount"])) == D("119.00")                              # 100.00 + 19 % VAT (DE)
 
     # Reminder, second reminder (fee 5.00), final notice (fee 10.00 + interest) on their own charge invoices.
     notices = e2e.wait_for("three reminder levels", lambda: (
@@ -128,11 +128,11 @@ async def test_bank_statements_reconcile_and_a_second_import_applies_nothing(e2e
     number = {o: e2e.order(o)["order_number"] for o in (a, b, c, d)}
     tag = uuid.uuid4().hex[:6]
     camt = camt053(f"STMT-{tag}", [
-        Entry(f"{tag}-1", D("100.00"), f"Invoice {inv[a]['invoice_number']}", iban),   # exact, by reference
+        Entry(f"{tag}-1", D("119.00"), f"Invoice {inv[a]['invoice_number']}", iban),   # exact, by reference
         Entry(f"{tag}-2", D("40.00"), f"Order {number[b]} part 1", iban),               # partial, order number
-        Entry(f"{tag}-3", D("130.00"), inv[c]["invoice_number"], iban),                 # over by 30.00
+        Entry(f"{tag}-3", D("169.00"), inv[c]["invoice_number"], iban),                 # over by 50.00
         Entry(f"{tag}-4", D("77.77"), "hello", "NL91ABNA0417164300"),                    # nobody we know
-        Entry(f"{tag}-5", D("100.00"), "thank you", iban),                               # no reference: d by amount
+        Entry(f"{tag}-5", D("119.00"), "thank you", iban),                               # no reference: d by amount
         Entry(f"{tag}-6", D("12.00"), "bank fees", credit=False),                        # money out
     ])
     status, first = import_statement(e2e, camt, "application/xml")
@@ -142,7 +142,7 @@ async def test_bank_statements_reconcile_and_a_second_import_applies_nothing(e2e
     by_ref = {line["bank_ref"]: line for line in first["lines"]}
     assert by_ref[f"{tag}-5"]["basis"] == "amount_and_customer"
     assert by_ref[f"{tag}-5"]["invoices"][0]["invoice_number"] == inv[d]["invoice_number"]
-    assert D(str(by_ref[f"{tag}-3"]["unapplied"])) == D("30.00")
+    assert D(str(by_ref[f"{tag}-3"]["unapplied"])) == D("50.00")
     assert "not registered" in by_ref[f"{tag}-4"]["reason"]
 
     payments_before = len(e2e.get("finance", "/payments"))
@@ -152,7 +152,7 @@ async def test_bank_statements_reconcile_and_a_second_import_applies_nothing(e2e
 
     # CSV through the CLI: the rest of b, and a payment naming an order already paid.
     csv_file = ROOT / ".local" / f"statement-{tag}.csv"
-    csv_file.write_bytes(csv_statement([Entry(f"{tag}-7", D("60.00"), inv[b]["invoice_number"], iban),
+    csv_file.write_bytes(csv_statement([Entry(f"{tag}-7", D("79.00"), inv[b]["invoice_number"], iban),
                                         Entry(f"{tag}-8", D("25.00"), f"{number[a]}", iban)], delimiter=";"))
     cli_env = {**os.environ, **e2e.stack.env, "ORDERFLOW_CLI_ROLES": "finance", "ORDERFLOW_CLI_USER": FINANCE_USER,
                "ORDERFLOW_FINANCE_URL": e2e.stack.url("finance")}
@@ -166,7 +166,7 @@ async def test_bank_statements_reconcile_and_a_second_import_applies_nothing(e2e
     for order_id in (a, b, c, d):
         assert e2e.wait_final(order_id)["status"] == "completed"
 
-    # A person assigns what is left: the stranger's 77.77 and c's 30.00 pay a new order e (100.00).
+    # A person assigns what is left: the stranger's 77.77 and 41.23 of c's 50.00 pay a new order e (119.00).
     e = e2e.place(customer, [(sku, 2)])["order_id"]
     inv_e = shipment_invoice(e2e, e)
     open_lines = {line["bank_ref"]: line for line in e2e.http.get(
@@ -177,7 +177,8 @@ async def test_bank_statements_reconcile_and_a_second_import_applies_nothing(e2e
     first_part = e2e.http.post(url.format(open_lines[f"{tag}-4"]["line_id"]), json=body, headers=finance_headers(e2e))
     assert first_part.status_code == 200 and D(str(first_part.json()["unapplied"])) == 0, first_part.text
     rest = e2e.http.post(url.format(open_lines[f"{tag}-3"]["line_id"]), json=body, headers=finance_headers(e2e))
-    assert rest.status_code == 200 and D(str(rest.json()["applied"])) == D("22.23"), rest.text
+    assert rest.status_code == 200 and D(str(rest.json()["applied"])) == D("41.23"), rest.text
+    assert D(str(rest.json()["unapplied"])) == D("8.77")
     refused = e2e.http.post(url.format(open_lines[f"{tag}-8"]["line_id"]), json=body, headers=finance_headers(e2e))
     assert refused.status_code == 409 and "owes nothing" in refused.json()["detail"]
     assert e2e.wait_final(e)["status"] == "completed"

@@ -117,6 +117,7 @@ class Order(BaseModel):
     lines: tuple[PricedLine, ...]
     address: Address
     requested_delivery_date: dt.date | None = None
+    currency: str = "EUR"                            # the customer's; every amount of the order is in it
     revision: int = 1
     status: Status = Status.RECEIVED
     status_reason: str | None = None
@@ -216,7 +217,7 @@ def invoice_command(order: Order, shipment_ref: str, lines: list[StockLine], kin
     return finance.IssueInvoice(
         order_id=order.order_id, order_number=order.number, customer_id=order.customer_id,
         payment_method=order.payment_method, shipment_ref=shipment_ref, lines=priced, total=total_of(priced),
-        kind=kind)
+        kind=kind, currency=order.currency, country=order.address.country)
 
 
 def total_of(lines: Any) -> Decimal:

@@ -28,7 +28,7 @@ def advance(order: Order, now: dt.datetime, note: str) -> Decision:
         return send(Status.CREDIT_CHECK, finance.CheckCredit(
             order_id=order.order_id, order_number=order.number, customer_id=order.customer_id,
             order_type=order.order_type, payment_method=order.payment_method, lines=list(order.lines),
-            total=order.total), why="credit check requested")
+            total=order.total, currency=order.currency, country=order.address.country), why="credit check requested")
 
     commands: list[Message] = []
     if order.order_type in PREPAID and not order.prepayment_invoiced:
