@@ -177,6 +177,9 @@ class CreditNoteIssued(Message):
     currency: Currency | None = Field(default=None, description="ISO 4217; absent: EUR (the base currency)")
     net: Money | None = Field(default=None, description="amount = net + tax, in the invoice's proportion")
     tax: Money | None = None
+    kind: str | None = Field(default=None, description="cancellation (compensation) | return (RMA) | manual "
+                                                       "(a person's correction); absent: cancellation")
+    rma: str | None = None
 
 
 class PaymentRefunded(Message):
@@ -310,3 +313,32 @@ class BankLineUnmatched(Message):
     bank_ref: str
     amount: Money = Field(description="Not applied")
     reason: str
+
+
+# --- returns after delivery -------------------------------------------------------------------
+
+class SettleReturn(Message):
+    """Returned goods were inspected: credit-note their value (net + tax, as invoiced) and refund what
+    the customer paid beyond what it now owes. Once per RMA."""
+
+    TYPE: ClassVar[str] = "finance.settle_return"
+    TOPIC: ClassVar[str] = COMMANDS
+
+    rma: str
+    order_id: str
+    lines: list[PricedLine] = Field(description="The returned goods at the order's prices (net)")
+    reason: str
+    country: str | None = Field(default=None, description="Destination country of the order (tax)")
+
+
+class ReturnSettled(Message):
+    TYPE: ClassVar[str] = "finance.return_settled"
+    TOPIC: ClassVar[str] = EVENTS
+
+    rma: str
+    order_id: str
+    credited: Money = Field(description="Gross, on credit notes")
+    credited_net: Money
+    refunded: Money = Field(description="Asked back from the provider for the customer")
+    credit_notes: list[str]
+    currency: Currency | None = None

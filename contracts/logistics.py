@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from contracts.common import Address, ChangeProposal, StockLine
+from contracts.common import Address, ChangeProposal, Money, StockLine
 from contracts.envelope import Message
 from contracts.replies import ChangeReviewedReply, CompensationDoneReply
 
@@ -77,6 +77,7 @@ class ShipmentBooked(Message):
     waybill: str
     tracking_number: str
     eta: dt.date
+    cost: Money | None = Field(default=None, description="What the carrier charges (base currency)")
 
 
 class ShipmentBookingFailed(Message):
@@ -152,3 +153,16 @@ class DeliveryUpdated(Message):
 class CompensationDone(CompensationDoneReply):
     TYPE: ClassVar[str] = "logistics.compensation_done"
     TOPIC: ClassVar[str] = EVENTS
+
+
+class ShipmentDelayed(Message):
+    """The carrier reports a delay: the customer is told."""
+
+    TYPE: ClassVar[str] = "logistics.shipment_delayed"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    shipment_id: str
+    tracking_number: str
+    carrier: str
+    eta: dt.date | None = None

@@ -7,7 +7,8 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from contracts.common import Address, Currency, FulfilmentPolicy, Money, OrderType, PaymentMethod, PricedLine, Quantity
+from contracts.common import (Address, Currency, FulfilmentPolicy, Money, OrderType, PaymentMethod, PricedLine,
+                              Quantity, ReturnReason, StockLine)
 from contracts.envelope import Message
 from pydantic import BaseModel, ConfigDict
 
@@ -113,3 +114,43 @@ class SagaAlert(Message):
     order_number: str
     severity: str = "warning"
     summary: str
+
+
+# --- returns after delivery (RMA) ----------------------------------------------------------------
+
+class ReturnRequested(Message):
+    TYPE: ClassVar[str] = "sales.return_requested"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    order_number: str
+    rma: str
+    lines: list[StockLine]
+    reason: ReturnReason
+    comment: str | None = None
+
+
+class ReturnDecided(Message):
+    TYPE: ClassVar[str] = "sales.return_decided"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    order_number: str
+    rma: str
+    approved: bool
+    note: str | None = None
+
+
+class ReturnCompleted(Message):
+    """Goods back and inspected, credit note issued and what was paid for them refunded."""
+
+    TYPE: ClassVar[str] = "sales.return_completed"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    order_number: str
+    rma: str
+    restocked: list[StockLine]
+    scrapped: list[StockLine]
+    credited: Money
+    refunded: Money

@@ -9,7 +9,8 @@ from typing import Literal
 import asyncpg
 
 from contracts import finance, integrations
-from services.finance import api, credit_control, dunning, dunning_api, handlers, reconciliation_api
+from services.finance import (api, credit_control, credit_notes_api, dunning, dunning_api, handlers,
+                              reconciliation_api, settlement)
 from services.runtime.config import Settings
 from services.runtime.service import Service
 
@@ -41,9 +42,11 @@ service = Service(
     description="Credit review, invoicing, payments, dunning and credit hold, bank reconciliation",
 )
 handlers.register(service.consumer, config)
+settlement.register(service.consumer)
 service.http.include_router(api.router(service))
 service.http.include_router(dunning_api.router(service, config))
 service.http.include_router(reconciliation_api.router(service, config))
+service.http.include_router(credit_notes_api.router(service))
 
 
 @service.every(settings.dunning_sweep_seconds, "dunning")

@@ -102,6 +102,73 @@ async def dunning_notices(pool: asyncpg.Pool, *, customer_id: str | None, invoic
     return [dict(r) for r in rows]
 
 
+async def invoice(conn: asyncpg.Connection, invoice_number: str) -> asyncpg.Record:
+    return await conn.fetchrow("SELECT * FROM invoices WHERE invoice_number = $1", invoice_number)
+
+
+async def lock_invoice(conn: asyncpg.Connection, invoice_number: str) -> asyncpg.Record | None:
+    """The invoice, locked, with what is credited so far."""
+    found = await conn.fetchrow("SELECT * FROM invoices WHERE invoice_number = $1 FOR UPDATE", invoice_number)
+    if found is None:
+        return None
+    return await conn.fetchrow("SELECT i.*, b.credited FROM invoices i JOIN invoice_balances b USING (invoice_number)"
+                               " WHERE i.invoice_number = $1", invoice_number)
+
+
+async def lock_order_invoices(conn: asyncpg.Connection, order_id: str) -> list[asyncpg.Record]:
+    """The order's invoices, newest first, locked, with what is credited so far."""
+    await conn.execute("SELECT 1 FROM invoices WHERE order_id = $1 FOR UPDATE", order_id)
+    return await conn.fetch("SELECT i.*, b.credited FROM invoices i JOIN invoice_balances b USING (invoice_number)"
+                            " WHERE i.order_id = $1 ORDER BY i.issued_at DESC, i.invoice_number DESC", order_id)
+
+
+async def order_money(conn: asyncpg.Connection, order_id: str) -> dict[str, Decimal]:
+    row = await conn.fetchrow(
+        "SELECT COALESCE((SELECT sum(amount) FROM invoices WHERE order_id = $1), 0) AS invoiced,"
+        " COALESCE((SELECT sum(amount) FROM credit_notes WHERE order_id = $1), 0) AS credited,"
+        " COALESCE((SELECT sum(amount) FROM payments WHERE order_id = $1), 0) AS paid,"
+        " COALESCE((SELECT sum(amount) FROM refunds WHERE order_id = $1), 0) AS refunded", order_id)
+    return {k: Decimal(v).quantize(CENT) for k, v in row.items()}
+
+
+async def refundable_payments(conn: asyncpg.Connection, order_id: str) -> list[asyncpg.Record]:
+    await conn.execute("SELECT 1 FROM payments WHERE order_id = $1 FOR UPDATE", order_id)
+    return await conn.fetch(
+        "SELECT p.payment_ref, p.invoice_number, p.amount - COALESCE(sum(r.amount), 0) AS refundable"
+        " FROM payments p LEFT JOIN refunds r USING (payment_ref) WHERE p.order_id = $1"
+        " GROUP BY p.payment_ref ORDER BY p.received_at DESC, p.payment_ref DESC", order_id)
+
+
+async def insert_credit_note(conn: asyncpg.Connection, *, invoice_number: str, order_id: str, amount: Decimal,
+                             net: Decimal, tax: Decimal, reason: str, kind: str, rma: str | None,
+                             by: dict | None) -> str:
+    seq = await conn.fetchval("SELECT nextval('credit_note_number_seq')")
+    number = f"CN-{seq:06d}"
+    await conn.execute(
+        "INSERT INTO credit_notes (credit_note_number, invoice_number, order_id, amount, net, tax, reason, kind, rma,"
+        " initiated_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        number, invoice_number, order_id, amount, net, tax, reason, kind, rma, by)
+    return number
+
+
+async def insert_refund(conn: asyncpg.Connection, *, payment_ref: str, order_id: str, amount: Decimal, reason: str,
+                        rma: str | None, by: dict | None) -> None:
+    await conn.execute(
+        "INSERT INTO refunds (payment_ref, order_id, amount, status, reason, rma, initiated_by)"
+        " VALUES ($1, $2, $3, 'requested', $4, $5, $6)", payment_ref, order_id, amount, reason, rma, by)
+
+
+async def return_settlement(conn: asyncpg.Connection, rma: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM return_settlements WHERE rma = $1", rma)
+
+
+async def insert_return_settlement(conn: asyncpg.Connection, *, rma: str, order_id: str, credited: Decimal,
+                                   credited_net: Decimal, refunded: Decimal, credit_notes: list[str]) -> asyncpg.Record:
+    return await conn.fetchrow(
+        "INSERT INTO return_settlements (rma, order_id, credited, credited_net, refunded, credit_notes)"
+        " VALUES ($1, $2, $3, $4, $5, $6) RETURNING *", rma, order_id, credited, credited_net, refunded, credit_notes)
+
+
 # --- credit hold ------------------------------------------------------------------------------
 
 async def customers_with_overdue(conn: asyncpg.Connection, before: dt.datetime) -> list[str]:

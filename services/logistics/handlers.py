@@ -56,7 +56,8 @@ async def _shipment(conn: asyncpg.Connection, shipment_id: str) -> asyncpg.Recor
 
 def _booked(s: asyncpg.Record) -> logistics.ShipmentBooked:
     return logistics.ShipmentBooked(order_id=s["order_id"], shipment_id=s["shipment_id"], carrier=s["carrier"],
-                                    waybill=s["waybill"], tracking_number=s["tracking_number"], eta=s["eta"])
+                                    waybill=s["waybill"], tracking_number=s["tracking_number"], eta=s["eta"],
+                                    cost=s["cost"])
 
 
 async def _open_booking(conn: asyncpg.Connection, order_id: str) -> asyncpg.Record | None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from contracts import finance, logistics, procurement, warehouse
 from services.runtime.config import Settings
 from services.runtime.service import Service
-from services.warehouse import api, handlers
+from services.warehouse import api, customer_returns, handlers, rma_api
 
 
 class WarehouseSettings(Settings):
@@ -30,6 +30,7 @@ service = Service(
     description="Stock, reservations, pick & pack, dispatch, goods receipt, stock warnings",
 )
 handlers.register(service.consumer)
+customer_returns.register(service.consumer)
 
 
 @service.every(settings.reservation_sweep_seconds, "reservation-expiry")
@@ -38,4 +39,5 @@ async def expire_reservations(pool) -> None:
 
 
 service.http.include_router(api.router(service))
+service.http.include_router(rma_api.router(service))
 app = service.http

@@ -73,3 +73,21 @@ INSERT INTO price_list_prices (sku, currency, list_price) VALUES
 ON CONFLICT DO NOTHING;
 INSERT INTO customer_bank_accounts (iban, customer_id) VALUES ('SE3550000000054910000003', 'CUST-SVEA')
 ON CONFLICT DO NOTHING;
+
+-- Returns after delivery and a person's corrections: what each credit note is for.
+ALTER TABLE credit_notes ADD COLUMN kind TEXT NOT NULL DEFAULT 'cancellation'
+    CHECK (kind IN ('cancellation', 'return', 'manual'));
+ALTER TABLE credit_notes ADD COLUMN rma TEXT;
+ALTER TABLE refunds ADD COLUMN rma TEXT;
+CREATE INDEX credit_notes_by_rma ON credit_notes (rma) WHERE rma IS NOT NULL;
+
+-- One settlement per returned RMA (credit notes + refunds), however often SettleReturn comes.
+CREATE TABLE return_settlements (
+    rma           TEXT PRIMARY KEY,
+    order_id      TEXT NOT NULL,
+    credited      NUMERIC(14, 2) NOT NULL,
+    credited_net  NUMERIC(14, 2) NOT NULL,
+    refunded      NUMERIC(14, 2) NOT NULL,
+    credit_notes  JSONB NOT NULL DEFAULT '[]',
+    settled_at    TIMESTAMPTZ NOT NULL DEFAULT now()
+);

@@ -35,16 +35,26 @@ Compensation runs in reverse order of the effects, one at a time: each waits for
 `max_attempts`. Semantic locks: while a step is in flight a change is refused (409) and a cancel
 waits for the step's reply.
 
+Returns after delivery (RMA) run beside the order's own status, also once it is completed:
+`returns.py` (request, approval, the warehouse's receipt and inspection, finance's credit note and
+refund). Cost and margin: `economics.py` (facts learnt from the departments' events, margin per
+line and order). A credit check answered "pending" (customer on credit hold) makes the order wait
+in `awaiting_credit` until finance decides (or `credit_wait` passes: cancelled).
+
 Modules: `state` (the order's facts, statuses, Decision), `flow` (entry points), `steps` (forward
-progress), `changes` (review and application of a change), `compensation` (cancellation).
+progress), `changes` (review and application of a change), `compensation` (cancellation),
+`returns`, `economics`.
 """
 
 from services.sales.saga.changes import request_change
 from services.sales.saga.compensation import cancel, request_cancel, retry_parked
 from services.sales.saga.flow import approve, next_check, react, start, tick
+from services.sales.saga.economics import margin
+from services.sales.saga.returns import decide_return, request_return, returnable
 from services.sales.saga.state import (CHANGEABLE, IN_FLIGHT, PREPAID, Compensation, Decision, Order,
-                                       PendingChange, Refused, Sent, Status, Timings)
+                                       PendingChange, Refused, ReturnCase, Sent, Status, Timings)
 
 __all__ = ["CHANGEABLE", "IN_FLIGHT", "PREPAID", "Compensation", "Decision", "Order", "PendingChange", "Refused",
-           "Sent", "Status", "Timings", "approve", "cancel", "next_check", "react", "request_cancel",
-           "request_change", "retry_parked", "start", "tick"]
+           "ReturnCase", "Sent", "Status", "Timings", "approve", "cancel", "decide_return", "margin", "next_check",
+           "react", "request_cancel", "request_change", "request_return", "retry_parked", "returnable", "start",
+           "tick"]

@@ -9,6 +9,7 @@ import datetime as dt
 from contracts import finance, warehouse
 from contracts.common import OrderType
 from contracts.envelope import Message
+from services.sales.saga import returns
 from services.sales.saga.changes import on_review, review_deadline
 from services.sales.saga.compensation import (cancel, current_compensation, on_compensation_reply,
                                               refund_late_payment, retry_compensation)
@@ -36,8 +37,10 @@ def react(order: Order, message: Message, now: dt.datetime, timings: Timings) ->
     """The saga's answer to a department's event, or None when it changes nothing."""
     if order.status == Status.CANCELLED and isinstance(message, finance.PaymentReceived):
         return refund_late_payment(order, now)
+    if returns.is_return_message(message):
+        return returns.react(order, message, now)
     if order.status.final:
-        return None
+        return returns.after_the_end(order, message)
     if order.status == Status.CANCELLING:
         return on_compensation_reply(order, message, now)
     if order.status == Status.CHANGING and is_review(message):
@@ -79,7 +82,10 @@ def react(order: Order, message: Message, now: dt.datetime, timings: Timings) ->
 
 
 def tick(order: Order, now: dt.datetime, timings: Timings) -> Decision | None:
-    """Deadlines: unpaid prepaid orders, steps without reply, compensations without answer."""
+    """Deadlines: unpaid prepaid orders, steps without reply, compensations without answer, returns."""
+    waited = returns.tick(order, now, timings)
+    if waited is not None:
+        return waited
     if order.status.final:
         return None
     if order.status == Status.CANCELLING:
@@ -115,9 +121,9 @@ def credit_wait_over(order: Order, now: dt.datetime, timings: Timings) -> bool:
 
 def next_check(order: Order, timings: Timings) -> dt.datetime | None:
     """When `tick` may next have something to do (persisted, so a periodic job finds due orders)."""
+    candidates = [t for t in (returns.next_check(order, timings),) if t is not None]
     if order.status.final:
-        return None
-    candidates = []
+        return min(candidates) if candidates else None
     if order.status == Status.CANCELLING:
         current = current_compensation(order)
         if current and current[1].sent_at:

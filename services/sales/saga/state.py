@@ -12,8 +12,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts import finance, sales
-from contracts.common import (Address, ChangeProposal, FulfilmentPolicy, OrderType, PaymentMethod, PricedLine,
-                              StockLine)
+from contracts.common import (Address, ChangeProposal, FulfilmentPolicy, LineCost, OrderType, PaymentMethod,
+                              PricedLine, ReturnReason, StockLine)
 from contracts.envelope import Message, message_types
 
 
@@ -103,6 +103,33 @@ class PendingChange(BaseModel):
     reasons: list[str] = Field(default_factory=list)
 
 
+class ReturnCase(BaseModel):
+    """One return after delivery (RMA) of part of the order: requested -> approved (or rejected) ->
+    received -> inspected -> completed (credited and refunded). See returns.py."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rma: str
+    lines: tuple[StockLine, ...]
+    reason: ReturnReason
+    comment: str | None = None
+    status: str = "requested"
+    requested_at: dt.datetime
+    requested_by: str | None = None
+    decided_by: str | None = None
+    note: str | None = None
+    restocked: tuple[StockLine, ...] = ()
+    scrapped: tuple[StockLine, ...] = ()
+    credited: Decimal = Decimal("0.00")
+    credited_net: Decimal = Decimal("0.00")
+    refunded: Decimal = Decimal("0.00")
+    awaiting: Sent | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.status not in ("rejected", "completed")
+
+
 class Order(BaseModel):
     """Everything the saga knows about one order; persisted as JSON by sales."""
 
@@ -149,6 +176,15 @@ class Order(BaseModel):
     delivered: tuple[str, ...] = ()                           # ... and reported delivered (any order)
     returned: tuple[str, ...] = ()                            # ... and brought back by a recall
     uninvoiced: dict[str, list[StockLine]] = Field(default_factory=dict)  # dispatched, not yet billed
+    shipment_lines: dict[str, list[StockLine]] = Field(default_factory=dict)  # what each dispatched shipment held
+
+    # economics (economics.py): what the goods cost, shipping, net revenue as finance booked it
+    fx_rate: Decimal = Decimal("1")                   # order currency -> base currency, fixed at placement
+    goods_costs: dict[str, list[LineCost]] = Field(default_factory=dict)   # per shipment, at dispatch
+    shipping_costs: dict[str, Decimal] = Field(default_factory=dict)       # per booked shipment (base currency)
+    invoiced_net: dict[str, Decimal] = Field(default_factory=dict)         # per invoice (not dunning charges)
+    credited_net: dict[str, Decimal] = Field(default_factory=dict)         # per credit note
+    returns: tuple[ReturnCase, ...] = ()
 
     awaiting: Sent | None = None
     change: PendingChange | None = None

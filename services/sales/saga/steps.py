@@ -9,6 +9,7 @@ from typing import Any
 from contracts import finance, logistics, procurement, warehouse
 from contracts.common import FulfilmentPolicy, OrderType, StockLine
 from contracts.envelope import Message
+from services.sales.saga.economics import learn as learn_economics
 from services.sales.saga.state import PREPAID, Decision, Order, Sent, Status, invoice_command, join_notes, updated
 
 
@@ -154,7 +155,8 @@ def learn(order: Order, m: Message, now: dt.datetime) -> tuple[Order, str | None
         shipped = dict(order.shipped)
         for line in m.lines:
             shipped[line.sku] = shipped.get(line.sku, 0) + line.quantity
-        u = {"shipped": shipped, "packed": (), "booked": False, "dispatched": (*order.dispatched, m.shipment_id)}
+        u = {"shipped": shipped, "packed": (), "booked": False, "dispatched": (*order.dispatched, m.shipment_id),
+             "shipment_lines": {**order.shipment_lines, m.shipment_id: list(m.lines)}}
         if order.order_type == OrderType.STANDARD:
             u["uninvoiced"] = {**order.uninvoiced, m.shipment_id: list(m.lines)}
         note = f"shipment {m.shipment_id} dispatched: " + ", ".join(f"{l.quantity}x {l.sku}" for l in m.lines)
@@ -191,7 +193,7 @@ def learn(order: Order, m: Message, now: dt.datetime) -> tuple[Order, str | None
         failure = f"cannot be fulfilled: {m.reason}"
     elif isinstance(m, procurement.PurchaseOrderCancelled) and m.kept_as_stock:
         note = f"{m.kept_as_stock}x {m.sku} of {m.purchase_order_id} kept as stock"
-    return (updated(order, **u) if u else order), note, failure
+    return learn_economics(updated(order, **u) if u else order, m), note, failure
 
 
 REPLIES: dict[str, tuple[type[Message], ...]] = {
