@@ -10,7 +10,7 @@ import asyncpg
 from contracts import finance, logistics, procurement, sales, warehouse
 from services.runtime.config import Settings
 from services.runtime.service import Service
-from services.sales import api, handlers, search
+from services.sales import api, handlers, returns_api, search
 from services.sales.saga import Timings
 
 
@@ -42,6 +42,7 @@ service = Service(
 handlers.register(service.consumer, timings)
 service.http.include_router(api.router(service, timings))
 service.http.include_router(search.router(service))
+service.http.include_router(returns_api.router(service, timings))
 
 
 @service.every(settings.saga_tick_seconds, "saga-deadlines")

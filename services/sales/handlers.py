@@ -46,6 +46,7 @@ async def place_order(tx: Tx, request: intake.OrderRequest, *, channel: str, tim
         order_type=request.order_type, payment_method=request.payment_method,
         fulfilment_policy=request.fulfilment_policy, lines=tuple(lines), address=address,
         requested_delivery_date=request.requested_delivery_date, currency=currency,
+        fx_rate=await store.exchange_rate(tx.conn, currency),
     )
     by = tx.initiator
     await store.insert(tx.conn, order, channel=channel, external_ref=request.external_ref,

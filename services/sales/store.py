@@ -11,7 +11,7 @@ import asyncpg
 
 from contracts.common import BASE_CURRENCY, Address
 from contracts.envelope import Envelope, Initiator
-from services.sales.saga import Order, Timings, next_check
+from services.sales.saga import Order, Timings, margin, next_check
 
 
 async def price_list(conn: asyncpg.Connection, currency: str = BASE_CURRENCY) -> dict[str, Decimal]:
@@ -43,6 +43,30 @@ async def find_by_external_ref(conn: asyncpg.Connection, channel: str, external_
     found = await conn.fetchval("SELECT order_id FROM orders WHERE channel = $1 AND external_ref = $2",
                                 channel, external_ref)
     return str(found) if found else None
+
+
+async def exchange_rate(conn: asyncpg.Connection, currency: str) -> Decimal:
+    """Base currency per unit of `currency` (1 for EUR; an unknown currency has no margin conversion: 1)."""
+    return Decimal(await conn.fetchval("SELECT eur_rate FROM exchange_rates WHERE currency = $1", currency) or 1)
+
+
+async def next_rma(conn: asyncpg.Connection) -> str:
+    seq = await conn.fetchval("SELECT nextval('rma_number_seq')")
+    return f"RMA-{seq:06d}"
+
+
+async def orders_with_returns(pool: asyncpg.Pool, status: str | None, limit: int) -> list[dict[str, Any]]:
+    rows = await pool.fetch(
+        "SELECT order_id, order_number, customer_id, r AS return FROM orders,"
+        " jsonb_array_elements(COALESCE(saga->'returns', '[]')) r"
+        " WHERE jsonb_array_length(COALESCE(saga->'returns', '[]')) > 0 AND ($1::text IS NULL OR r->>'status' = $1)"
+        " ORDER BY r->>'requested_at' DESC LIMIT $2", status, limit)
+    return [{"order_id": str(r["order_id"]), "order_number": r["order_number"], "customer_id": r["customer_id"],
+             **r["return"]} for r in rows]
+
+
+async def saga_document(pool: asyncpg.Pool, order_id: uuid.UUID) -> dict[str, Any] | None:
+    return await pool.fetchval("SELECT saga FROM orders WHERE order_id = $1", order_id)
 
 
 async def next_number(conn: asyncpg.Connection) -> str:
@@ -125,7 +149,9 @@ async def get(pool: asyncpg.Pool, order_id: uuid.UUID) -> dict[str, Any] | None:
     timeline = await pool.fetch(
         "SELECT at, department, kind, type, detail, initiated_by FROM order_timeline WHERE order_id = $1 ORDER BY id",
         order_id)
-    return {**_public(row), "timeline": [dict(t) for t in timeline]}
+    order = Order.model_validate(row["saga"]) if row["saga"] else None
+    extra = {"returns": [c.model_dump(mode="json") for c in order.returns], "margin": margin(order)} if order else {}
+    return {**_public(row), **extra, "timeline": [dict(t) for t in timeline]}
 
 
 async def get_by_reference(pool: asyncpg.Pool, reference: str) -> dict[str, Any] | None:

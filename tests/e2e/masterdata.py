@@ -17,7 +17,8 @@ _counter = itertools.count(1)
 
 async def new_product(e2e: E2E, *, stock: int, price: str = "50.00", suppliers: list[str] = ("SUP-T-OK",),
                       reorder_point: int = 0, reorder_quantity: int | None = None, weight_kg: str = "1.0",
-                      prices: dict[str, str] | None = None, tax_class: str | None = None) -> str:
+                      prices: dict[str, str] | None = None, tax_class: str | None = None,
+                      cost: str | None = None) -> str:
     """A fresh SKU with `stock` on the shelf; `suppliers` in order of preference (first = primary);
     `price` in EUR, `prices` in other currencies; `tax_class` (default: standard)."""
     sku = f"SKU-{e2e.run_id[-6:].upper()}-{next(_counter):03d}"
@@ -46,6 +47,8 @@ async def new_product(e2e: E2E, *, stock: int, price: str = "50.00", suppliers: 
             "SELECT column_name FROM information_schema.columns WHERE table_name = 'stock'")}
         values = {"sku": sku, "name": f"test product {sku}", "on_hand": stock, "weight_kg": Decimal(weight_kg),
                   "reorder_point": reorder_point}
+        if "unit_cost" in columns:      # what the goods on the shelf cost (default: half the price)
+            values["unit_cost"] = values["standard_cost"] = Decimal(cost) if cost else Decimal(price) / 2
         if "reorder_quantity" in columns:
             values["reorder_quantity"] = reorder_quantity if reorder_quantity is not None else max(10, 2 * reorder_point)
         names = ", ".join(values)
