@@ -108,6 +108,7 @@ class CarrierTrackingUpdate(Message):
     tracking_number: str
     status: Literal["picked_up", "in_transit", "delivered", "delayed", "returned"]
     at: dt.datetime
+    eta: dt.date | None = Field(default=None, description="With `delayed`: the new expected delivery date")
 
 
 class PaymentRequested(Message):

@@ -200,6 +200,14 @@ def register(consumer: Consumer) -> None:
             if summary is not None:
                 await _recall_done(tx, s["order_id"], summary)
             return
+        if event.status == "delayed" and s["status"] == "in_transit":
+            if event.eta is not None:
+                await tx.conn.execute("UPDATE shipments SET eta = $2, updated_at = now() WHERE shipment_id = $1",
+                                      s["shipment_id"], event.eta)
+            await tx.emit(logistics.ShipmentDelayed(
+                order_id=s["order_id"], shipment_id=s["shipment_id"], tracking_number=s["tracking_number"],
+                carrier=s["carrier"], eta=event.eta), key=s["order_id"], correlation_id=s["order_id"])
+            return
         # Pickup / in-transit scans are on the carrier's own tracking page; cancelled stays cancelled,
         # a late scan of a shipment already coming back (or back) changes nothing.
 

@@ -18,7 +18,7 @@ from contracts.envelope import Message
 from contracts.topics import CATALOGUE
 from services.runtime.consumer import Consumer
 from services.runtime.outbox import Tx
-from services.sales import intake, saga, store
+from services.sales import intake, notifications, saga, store
 from services.sales.saga import Order, Status, Timings
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,8 @@ async def apply(tx: Tx, before: Order, decision: saga.Decision, timings: Timings
     await store.save(tx.conn, after, timings)
     for message in [*decision.commands, *decision.events]:
         envelope = await tx.emit(message, key=after.order_id, correlation_id=after.order_id)
+        if message in decision.events:
+            await notifications.notify(tx, after, message, envelope.message_id)
         await store.add_timeline(tx.conn, after.order_id, department=CATALOGUE[message.TOPIC].owner,
                                  kind="command" if message.TOPIC.endswith(".commands.v1") else "event",
                                  type_=message.TYPE, message_id=envelope.message_id, detail=envelope.payload,
@@ -79,10 +81,11 @@ async def apply(tx: Tx, before: Order, decision: saga.Decision, timings: Timings
     if changed:
         await store.add_timeline(tx.conn, after.order_id, department="sales", kind="status",
                                  type_=after.status.value, detail={"note": decision.note}, initiated_by=tx.initiator)
-        await tx.emit(sales.OrderStatusChanged(
+        changed_event = sales.OrderStatusChanged(
             order_id=after.order_id, order_number=after.number, status=after.status.value,
-            previous_status=before.status.value, reason=after.status_reason,
-        ), key=after.order_id, correlation_id=after.order_id)
+            previous_status=before.status.value, reason=after.status_reason)
+        envelope = await tx.emit(changed_event, key=after.order_id, correlation_id=after.order_id)
+        await notifications.notify(tx, after, changed_event, envelope.message_id)
     elif decision.note:
         await store.add_timeline(tx.conn, after.order_id, department="sales", kind="saga", type_="progress",
                                  detail={"note": decision.note}, initiated_by=tx.initiator)
@@ -110,6 +113,7 @@ def register(consumer: Consumer, timings: Timings) -> None:
         if order is None:
             return  # not about an order of ours (e.g. replenishment)
         await store.add_event_to_timeline(tx.conn, order.order_id, tx.cause)
+        await notifications.notify(tx, order, message, tx.cause.message_id)
         decision = saga.react(order, message, now(), timings)
         if decision is not None:
             await apply(tx, order, decision, timings)
