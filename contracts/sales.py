@@ -154,3 +154,17 @@ class ReturnCompleted(Message):
     scrapped: list[StockLine]
     credited: Money
     refunded: Money
+
+
+class FeedbackReceived(Message):
+    """A customer's rating of an order (1-5), given or changed."""
+
+    TYPE: ClassVar[str] = "sales.feedback_received"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    order_number: str
+    customer_id: str
+    rating: int = Field(ge=1, le=5)
+    comment: str | None = None
+    revision: int = Field(ge=1, description="1 when given, then 2, 3, ... when changed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -236,3 +237,24 @@ class ReturnInspected(Message):
     restocked: list[StockLine]
     scrapped: list[StockLine]
     restocked_cost: Money = Field(description="Value of the restocked goods at cost (base currency)")
+
+
+class SkuValue(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    sku: str
+    on_hand: int = Field(ge=0)
+    unit_cost: UnitCost
+    value: Money
+
+
+class StockValued(Message):
+    """A periodic snapshot of what the stock is worth at cost (for inventory turnover)."""
+
+    TYPE: ClassVar[str] = "warehouse.stock_valued"
+    TOPIC: ClassVar[str] = EVENTS
+
+    snapshot_id: str
+    taken_at: dt.datetime
+    total_value: Money
+    skus: list[SkuValue]

@@ -10,7 +10,7 @@ import asyncpg
 from contracts import finance, logistics, procurement, sales, warehouse
 from services.runtime.config import Settings
 from services.runtime.service import Service
-from services.sales import api, handlers, returns_api, search
+from services.sales import api, feedback, handlers, kpi_api, returns_api, search
 from services.sales.saga import Timings
 
 
@@ -21,6 +21,9 @@ class SalesSettings(Settings):
     saga_max_attempts: int = 5
     saga_tick_seconds: float = 1.0
     credit_wait_seconds: float = 14 * 86400       # an order waiting for finance (credit hold) is cancelled after
+    feedback_edit_seconds: float = 14 * 86400     # a customer's feedback can be changed this long
+    kpi_dispatch_target_seconds: float = 2 * 86400  # timeliness: dispatched within this of the order
+    kpi_refresh_seconds: float = 60.0             # how often the orderflow_kpi_* gauges are recomputed
 
     def timings(self) -> Timings:
         return Timings(step_timeout=dt.timedelta(seconds=self.step_timeout_seconds),
@@ -43,11 +46,19 @@ handlers.register(service.consumer, timings)
 service.http.include_router(api.router(service, timings))
 service.http.include_router(search.router(service))
 service.http.include_router(returns_api.router(service, timings))
+service.http.include_router(feedback.router(service, dt.timedelta(seconds=settings.feedback_edit_seconds)))
+kpi_target = dt.timedelta(seconds=settings.kpi_dispatch_target_seconds)
+service.http.include_router(kpi_api.router(service, kpi_target))
 
 
 @service.every(settings.saga_tick_seconds, "saga-deadlines")
 async def deadlines(pool: asyncpg.Pool) -> None:
     await handlers.run_deadlines(pool, timings)
+
+
+@service.every(settings.kpi_refresh_seconds, "kpi-gauges")
+async def kpi_gauges(pool: asyncpg.Pool) -> None:
+    await kpi_api.refresh_gauges(pool, kpi_target)
 
 
 app = service.http

@@ -12,7 +12,7 @@ import uuid
 import asyncpg
 from pydantic import ValidationError
 
-from contracts import sales
+from contracts import sales, warehouse
 from contracts.common import BASE_CURRENCY
 from contracts.envelope import Message
 from contracts.topics import CATALOGUE
@@ -105,6 +105,11 @@ def register(consumer: Consumer, timings: Timings) -> None:
             await tx.emit(sales.OrderRejectedByIntake(channel=command.channel, external_ref=command.external_ref,
                                                       reasons=reasons),
                           key=command.external_ref, correlation_id=command.external_ref)
+
+    @consumer.on(warehouse.StockValued)
+    async def on_stock_valued(tx: Tx, event: warehouse.StockValued) -> None:
+        """The warehouse's stock value at cost: kept for the inventory-turnover KPI."""
+        await store.record_stock_valuation(tx.conn, event.snapshot_id, event.taken_at, event.skus)
 
     @consumer.on_any
     async def on_department_event(tx: Tx, message: Message) -> None:

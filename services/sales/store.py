@@ -11,6 +11,7 @@ import asyncpg
 
 from contracts.common import BASE_CURRENCY, Address
 from contracts.envelope import Envelope, Initiator
+from services.sales import kpis
 from services.sales.saga import Order, Timings, margin, next_check
 
 
@@ -63,6 +64,71 @@ async def orders_with_returns(pool: asyncpg.Pool, status: str | None, limit: int
         " ORDER BY r->>'requested_at' DESC LIMIT $2", status, limit)
     return [{"order_id": str(r["order_id"]), "order_number": r["order_number"], "customer_id": r["customer_id"],
              **r["return"]} for r in rows]
+
+
+async def feedback(conn: asyncpg.Connection, order_id: uuid.UUID, lock: bool = False) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM order_feedback WHERE order_id = $1" + (" FOR UPDATE" if lock else ""),
+                               order_id)
+
+
+async def save_feedback(conn: asyncpg.Connection, order_id: uuid.UUID, customer_id: str, rating: int,
+                        comment: str | None, by: dict) -> asyncpg.Record:
+    return await conn.fetchrow(
+        "INSERT INTO order_feedback (order_id, customer_id, rating, comment, given_by) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (order_id) DO UPDATE SET rating = $3, comment = $4, given_by = $5, updated_at = now(),"
+        " revisions = order_feedback.revisions + 1 RETURNING *", order_id, customer_id, rating, comment, by)
+
+
+# --- the KPIs' facts (kpis.py) ------------------------------------------------------------------
+
+KPI_EVENTS = ("warehouse.order_dispatched", "logistics.shipment_delivered", "logistics.shipment_booked",
+              "warehouse.return_inspected", "finance.credit_note_issued")
+
+
+async def kpi_facts(pool: asyncpg.Pool, start: dt.datetime, end: dt.datetime,
+                    customer_id: str | None) -> list[kpis.OrderFacts]:
+    """Every order that may have had something to count in [start, end): placed before its end and
+    touched since its start, with the times the timeline recorded and its feedback."""
+    rows = await pool.fetch(
+        "SELECT order_id, saga, created_at FROM orders WHERE created_at < $2 AND updated_at >= $1"
+        " AND ($3::text IS NULL OR customer_id = $3)", start, end, customer_id)
+    facts = {r["order_id"]: kpis.OrderFacts(Order.model_validate(r["saga"]), r["created_at"]) for r in rows if r["saga"]}
+    ids = list(facts)
+    for e in await pool.fetch("SELECT order_id, type, at, detail FROM order_timeline WHERE order_id = ANY($1::uuid[])"
+                              " AND kind = 'event' AND type = ANY($2::text[]) ORDER BY id", ids, list(KPI_EVENTS)):
+        f, d = facts[e["order_id"]], e["detail"]
+        if e["type"] == "warehouse.order_dispatched":
+            f.dispatched_at.setdefault(d["shipment_id"], e["at"])
+        elif e["type"] == "logistics.shipment_delivered":
+            f.delivered_at.setdefault(d["shipment_id"], dt.datetime.fromisoformat(d["delivered_at"]))
+        elif e["type"] == "logistics.shipment_booked":
+            f.eta[d["shipment_id"]] = dt.date.fromisoformat(d["eta"])
+        elif e["type"] == "warehouse.return_inspected":
+            f.inspected_at.setdefault(d["rma"], e["at"])
+        elif e["type"] == "finance.credit_note_issued" and d.get("kind") == "manual":
+            f.corrected_at.append(e["at"])
+    for r in await pool.fetch("SELECT order_id, rating FROM order_feedback WHERE order_id = ANY($1::uuid[])", ids):
+        facts[r["order_id"]].rating = r["rating"]
+    return list(facts.values())
+
+
+async def stock_snapshots(pool: asyncpg.Pool, start: dt.datetime, end: dt.datetime,
+                          sku: str | None) -> list[kpis.Snapshot]:
+    rows = await pool.fetch("SELECT snapshot_id, taken_at, sku, value FROM stock_valuations"
+                            " WHERE taken_at >= $1 AND taken_at < $2 AND ($3::text IS NULL OR sku = $3)", start, end, sku)
+    return [kpis.Snapshot(r["snapshot_id"], r["taken_at"], r["sku"], r["value"]) for r in rows]
+
+
+async def record_stock_valuation(conn: asyncpg.Connection, snapshot_id: str, taken_at: dt.datetime,
+                                 skus: list[Any]) -> None:
+    await conn.executemany(
+        "INSERT INTO stock_valuations (snapshot_id, taken_at, sku, on_hand, unit_cost, value)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        [(snapshot_id, taken_at, s.sku, s.on_hand, s.unit_cost, s.value) for s in skus])
+
+
+async def latest_valuation(pool: asyncpg.Pool) -> dt.datetime | None:
+    return await pool.fetchval("SELECT max(taken_at) FROM stock_valuations")
 
 
 async def saga_document(pool: asyncpg.Pool, order_id: uuid.UUID) -> dict[str, Any] | None:
