@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.envelope import Message
 
 NOTIFICATIONS = "customer.notifications.v1"
+RECEIPTS = "customer.notification_receipts.v1"
 
 Kind = Literal["order_confirmed", "shipped", "delayed", "delivered", "invoice", "payment_reminder",
                "return_update", "order_cancelled"]
@@ -65,3 +66,19 @@ class CustomerNotification(Message):
     language: str = Field(min_length=2, max_length=5, description="e.g. en, de, fr, sv")
     recipient: str = Field(description="E-mail address, phone number or postal name, per channel")
     params: NotificationParams = Field(default_factory=NotificationParams)
+
+
+class NotificationSent(Message):
+    """The notification service's receipt: sent (or failed) on which channel. Sales puts it on the
+    order's timeline, so that a person sees what the customer was told."""
+
+    TYPE: ClassVar[str] = "customer.notification_sent"
+    TOPIC: ClassVar[str] = RECEIPTS
+
+    notification_id: str
+    customer_id: str
+    order_id: str | None = None
+    kind: str
+    channel: str
+    status: Literal["sent", "failed"] = "sent"
+    detail: str | None = Field(default=None, description="Why it failed, or the provider's message id")

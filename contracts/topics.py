@@ -87,6 +87,9 @@ CATALOGUE: dict[str, TopicSpec] = {
                   retention_ms=30 * DAY_MS,
                   description="Messages to customers (confirmed, shipped, delayed, delivered, invoice, reminder, "
                               "returns) for the notification service, in each customer's channel and language"),
+        TopicSpec(customer.RECEIPTS, owner="sales", writers=frozenset({"notifier"}), readers=frozenset({"sales"}),
+                  retention_ms=30 * DAY_MS,
+                  description="The notification service's receipts: what was sent to whom, on which channel"),
     ]
 }
 

@@ -301,6 +301,48 @@ def order_list(status: Optional[str] = typer.Option(None, "--status", help="e.g.
         console.print(f"more: --cursor {client.last_cursor}", highlight=False)
 
 
+# --- performance -----------------------------------------------------------------------------
+
+@app.command()
+def kpi(start: Optional[str] = typer.Option(None, "--from", help="YYYY-MM-DD or ISO time (default: this month)"),
+        end: Optional[str] = typer.Option(None, "--to", help="Exclusive; a date means its whole day (default: now)"),
+        period: Optional[str] = typer.Option(None, "--period", help="day | month | quarter | year"),
+        customer: Optional[str] = typer.Option(None, "--customer", "-c"),
+        sku: Optional[str] = typer.Option(None, "--sku"),
+        as_json: bool = typer.Option(False, "--json", help="The raw answer of GET /kpis")) -> None:
+    """KPIs per period: timeliness, on-time delivery, accuracy, satisfaction, turnover, margin (needs
+    sales_manager, finance or auditor, e.g. ORDERFLOW_CLI_ROLES=sales_manager)."""
+    params = {k: v for k, v in {"from": start, "to": end, "period": period, "customer_id": customer,
+                                "sku": sku}.items() if v}
+    response = call("sales", "GET", "/kpis", params=params, timeout=30.0)
+    if response.status_code == 422:
+        raise fail("; ".join(client.validation_errors(response)))
+    result = json_or_fail(response, "reading the KPIs")
+    if as_json:
+        console.print_json(data=result)
+        return
+    table = Table(title="KPIs" + (f" of {customer}" if customer else "") + (f" for {sku}" if sku else "")
+                  + " (margins in EUR)", title_justify="left")
+    table.add_column("period", no_wrap=True)
+    for column in ("orders", "to dispatch (median / p90)", "in target", "on time", "accurate", "rating (responses)",
+                   "turnover", "margin"):
+        table.add_column(column, justify="right")
+
+    def show(value: object, suffix: str = "") -> str:
+        return "–" if value is None else f"{value}{suffix}"
+
+    for p in result["periods"]:
+        k = p["kpis"]
+        t, s, m = k["order_processing_timeliness"], k["customer_satisfaction"], k["order_profit_margin"]
+        turnover = (k["inventory_turnover"] or {}).get("turnover")
+        table.add_row(p["period"][:23], str(t["orders"]),
+                      f"{show(t['median_seconds'], 's')} / {show(t['p90_seconds'], 's')}", show(t["within_target"]),
+                      show(k["on_time_delivery"]["on_time"]), show(k["order_accuracy"]["accurate"]),
+                      f"{show(s['mean_rating'])} ({s['responses']}/{s['orders']})", show(turnover),
+                      f"{show(m['margin'])} ({show(m['margin_ratio'])})")
+    console.print(table)
+
+
 # --- bank statements ------------------------------------------------------------------------
 
 @statement_app.command("import")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import asyncpg
 
-from contracts import finance, logistics, procurement, sales, warehouse
+from contracts import customer, finance, logistics, procurement, sales, warehouse
 from services.runtime.config import Settings
 from services.runtime.service import Service
 from services.sales import api, feedback, handlers, kpi_api, returns_api, search
@@ -39,7 +39,8 @@ service = Service(
     "sales",
     settings=settings,
     migrations=Path(__file__).parent / "migrations",
-    subscribe=[sales.COMMANDS, finance.EVENTS, warehouse.EVENTS, logistics.EVENTS, procurement.EVENTS],
+    subscribe=[sales.COMMANDS, finance.EVENTS, warehouse.EVENTS, logistics.EVENTS, procurement.EVENTS,
+               customer.RECEIPTS],
     description="Order intake, the order saga and every order's timeline",
 )
 handlers.register(service.consumer, timings)

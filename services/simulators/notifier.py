@@ -3,7 +3,8 @@
 customer's language (en, de, fr, sv; others fall back to en) for its channel: an e-mail gets a
 subject and a body, an SMS one short line, a letter an address line. Sending is a log line and the
 counter `orderflow_notifications_sent_total{kind,channel,language}` on its /metrics (the e2e tests
-read it); a redelivered notification (same notification_id) is not sent twice while it runs."""
+read it), with a receipt on `customer.notification_receipts.v1` (sales shows it on the order's
+timeline); a redelivered notification (same notification_id) is not sent twice while it runs."""
 
 from __future__ import annotations
 
@@ -79,6 +80,9 @@ async def send(n: customer.CustomerNotification, cause: Envelope) -> None:
     text = render(n)
     SENT.labels(n.kind, n.channel, n.language).inc()
     log.info("%s to customer %s (%s): %s", n.channel, n.customer_id, n.language, text.replace("\n", " | "))
+    await sim.send(customer.NotificationSent(notification_id=n.notification_id, customer_id=n.customer_id,
+                                             order_id=n.order_id, kind=n.kind, channel=n.channel,
+                                             detail=f"{n.channel} to {n.recipient}"), cause)
 
 
 if __name__ == "__main__":

@@ -238,6 +238,10 @@ def e2e() -> Iterator[E2E]:
                                     ' "interest_rate_pct": "8"}]',
         "ORDERFLOW_DUNNING_SWEEP_SECONDS": "0.5",
         "ORDERFLOW_CREDIT_HOLD_OVERDUE_SECONDS": "3.5",
+        # Feedback can be changed for 4 s; stock valued every second (inventory turnover); gauges every 2 s.
+        "ORDERFLOW_FEEDBACK_EDIT_SECONDS": "4",
+        "ORDERFLOW_STOCK_VALUATION_SECONDS": "1",
+        "ORDERFLOW_KPI_REFRESH_SECONDS": "2",
     }
     settings = Settings(topic_prefix=env["ORDERFLOW_TOPIC_PREFIX"], group_prefix=env["ORDERFLOW_GROUP_PREFIX"],
                         db_prefix=env["ORDERFLOW_DB_PREFIX"])
@@ -247,6 +251,7 @@ def e2e() -> Iterator[E2E]:
     asyncio.run(provision_databases(settings))
     dev_issuer.ensure_keys()             # the services verify tokens with its JWKS from start-up on
     ports = {name: _free_port() for name in SERVICES}
+    env["ORDERFLOW_NOTIFIER_PORT"] = str(_free_port())      # the tests read what it sent on its /metrics
     stack = Stack(run_dir=ROOT / ".local" / "test-runs" / run_id, env=env, ports=ports)
     stack.start_all()
     try:

@@ -74,15 +74,17 @@ async def new_product(e2e: E2E, *, stock: int, price: str = "50.00", suppliers: 
 
 async def new_customer(e2e: E2E, customer_id: str, *, terms_days: int = 30, credit_limit: str = "50000.00",
                        hold_policy: str | None = None, iban: str | None = None, country: str = "DE",
-                       currency: str = "EUR") -> str:
+                       currency: str = "EUR", language: str = "en", channel: str = "email",
+                       email: str | None = None, phone: str | None = None) -> str:
     """A customer in sales and finance (and its bank account in finance), as the master-data feed would."""
     conn = await e2e.db("sales")
     try:
         address = {"name": customer_id, "street": "Teststr. 1", "city": "Teststadt", "postal_code": "12345",
                    "country": country}
-        await conn.execute("INSERT INTO customers (customer_id, name, default_address, currency)"
-                           " VALUES ($1, $1, $2::jsonb, $3) ON CONFLICT DO NOTHING", customer_id, json.dumps(address),
-                           currency)
+        await conn.execute("INSERT INTO customers (customer_id, name, default_address, currency, language,"
+                           " notification_channel, email, phone) VALUES ($1, $1, $2::jsonb, $3, $4, $5, $6, $7)"
+                           " ON CONFLICT DO NOTHING", customer_id, json.dumps(address), currency, language, channel,
+                           email or f"{customer_id.lower()}@example.test", phone)
     finally:
         await conn.close()
     conn = await e2e.db("finance")
