@@ -238,10 +238,10 @@ def e2e() -> Iterator[E2E]:
                                     ' "interest_rate_pct": "8"}]',
         "ORDERFLOW_DUNNING_SWEEP_SECONDS": "0.5",
         "ORDERFLOW_CREDIT_HOLD_OVERDUE_SECONDS": "3.5",
-        # Feedback can be changed for 4 s; stock valued every second (inventory turnover); gauges every 2 s.
+        # Feedback can be changed for 4 s; stock valued every 2 s (inventory turnover); KPI gauges every 10 s.
         "ORDERFLOW_FEEDBACK_EDIT_SECONDS": "4",
-        "ORDERFLOW_STOCK_VALUATION_SECONDS": "1",
-        "ORDERFLOW_KPI_REFRESH_SECONDS": "2",
+        "ORDERFLOW_STOCK_VALUATION_SECONDS": "2",
+        "ORDERFLOW_KPI_REFRESH_SECONDS": "10",
     }
     settings = Settings(topic_prefix=env["ORDERFLOW_TOPIC_PREFIX"], group_prefix=env["ORDERFLOW_GROUP_PREFIX"],
                         db_prefix=env["ORDERFLOW_DB_PREFIX"])
