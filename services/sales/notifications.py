@@ -80,14 +80,23 @@ def content(m: Message, order: Order) -> tuple[str, dict[str, str]] | None:
     return None
 
 
+def fact_of(m: Message, kind: str, params: dict[str, str], order: Order) -> str:
+    """What the notification is about, so that a fact announced twice (a re-sent step answered
+    again) gives the same notification id and the notification service sends it once."""
+    key = (getattr(m, "shipment_id", None) or getattr(m, "invoice_number", None) or getattr(m, "rma", None)
+           or order.order_id)
+    return f"{order.order_id}:{kind}:{key}:{params.get('level', '')}{params.get('status', '')}{params.get('eta', '')}"
+
+
 def notification(m: Message, order: Order, contact: Contact, cause: uuid.UUID) -> CustomerNotification | None:
+    """`cause` (the event's message id) is kept for the record; the id derives from the fact itself."""
     found = content(m, order)
     if found is None:
         return None
     kind, params = found
     channel, recipient = contact.route()
     return CustomerNotification(
-        notification_id=str(uuid.uuid5(NAMESPACE, f"{cause}:{kind}")), customer_id=order.customer_id,
+        notification_id=str(uuid.uuid5(NAMESPACE, fact_of(m, kind, params, order))), customer_id=order.customer_id,
         order_id=order.order_id, order_number=order.number, kind=kind, channel=channel, language=contact.language,
         recipient=recipient, params=NotificationParams(**params))
 

@@ -22,8 +22,11 @@ def test_the_customer_hears_about_shipping_with_tracking_in_its_channel_and_lang
     n = notification(event, order, Contact("CUST-ACME", "Acme", "sms", "de", phone="+4930123"), CAUSE)
     assert (n.kind, n.channel, n.language, n.recipient) == ("shipped", "sms", "de", "+4930123")
     assert (n.params.carrier, n.params.tracking_number) == ("SWIFT", "SW123")
-    again = notification(event, order, Contact("CUST-ACME", "Acme", "sms", "de", phone="+4930123"), CAUSE)
-    assert again.notification_id == n.notification_id                    # the same event, the same notification
+    again = notification(event, order, Contact("CUST-ACME", "Acme", "sms", "de", phone="+4930123"), uuid.uuid4())
+    assert again.notification_id == n.notification_id                    # the same fact, the same notification
+    other = event.model_copy(update={"shipment_id": "SHP-2"})
+    assert notification(other, order, Contact("C", "A", "sms", "de", phone="+49"), CAUSE).notification_id != \
+        n.notification_id
 
 
 def test_a_missing_contact_detail_falls_back_to_a_channel_that_works():
