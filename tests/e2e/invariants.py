@@ -7,6 +7,7 @@
   a cancelled order holds no stock, no live carrier booking and no credit; a completed one has
   every shipment delivered;
 - no effect happened twice: one dispatch per shipment, one invoice per shipment reference;
+- the margin's net revenue (sales) is what finance booked: invoices less credit notes, net of tax;
 - returns after delivery (RMA): never more returned than delivered; what the warehouse received is
   restocked or scrapped, unit for unit, through the ledger; a completed return's credit notes and
   refunds are the amounts the order shows, once per RMA, and no more is refunded than credited.
@@ -67,7 +68,21 @@ async def assert_consistent(e2e: E2E, order_id: str) -> dict:
     assert all(i["n"] == 1 for i in invoices), invoices
     await assert_money_balances(e2e, order_id)
     await assert_returns(e2e, order)
+    if status in FINAL:
+        await assert_revenue_agrees(e2e, order)
     return order
+
+
+async def assert_revenue_agrees(e2e: E2E, order: dict) -> None:
+    """The order's margin counts the net revenue finance booked: invoices (not dunning charges) less
+    credit notes, net of tax, in the order's currency."""
+    invoiced = (await e2e.rows("finance", "SELECT COALESCE(sum(net), 0) s FROM invoices WHERE order_id = $1"
+                                          " AND kind <> 'charge'", order["order_id"]))[0]["s"]
+    credited = (await e2e.rows("finance", "SELECT COALESCE(sum(c.net), 0) s FROM credit_notes c JOIN invoices i"
+                                          " USING (invoice_number) WHERE c.order_id = $1 AND i.kind <> 'charge'",
+                               order["order_id"]))[0]["s"]
+    booked = Decimal(str(order["margin"]["net_revenue_order_currency"]))
+    assert booked == invoiced - credited, (order["order_id"], booked, invoiced, credited)
 
 
 async def assert_returns(e2e: E2E, order: dict) -> None:
