@@ -31,6 +31,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from contracts.topics import CATALOGUE, messages_on
 from services.runtime.config import Settings
 from services.runtime.consumer import Consumer
+from services.runtime.offsets import commit_batch, consumer_tuning
+from services.runtime.retention import prune_inbox
 from services.runtime.db import create_pool, migrate
 from services.runtime.outbox import OUTBOX_PENDING, Relay
 
@@ -87,6 +89,8 @@ class Service:
         self._accepting = False
         self._subscribe(subscribe)
         self._document_publications()
+        self.every(settings.inbox_prune_seconds, "inbox-prune")(
+            lambda pool: prune_inbox(pool, self.settings.inbox_retention_seconds))
         self.http = FastAPI(title=f"orderflow {name}", description=description, lifespan=self._lifespan)
         self._add_operational_routes()
 
@@ -99,10 +103,10 @@ class Service:
             batch=True,                            # one DB transaction and one offset commit per batch
             max_records=self.settings.consumer_batch_size,
             batch_timeout_ms=200,
-            ack_policy=AckPolicy.NACK_ON_ERROR,    # commit after the effect; on failure seek back
+            ack_policy=AckPolicy.NACK_ON_ERROR,    # on failure seek back; success: commit_batch
+            **consumer_tuning(self.settings),
             auto_offset_reset="earliest",
             session_timeout_ms=10_000,
-            heartbeat_interval_ms=2_000,
             parser=_tolerant_parser,
             decoder=_raw_body,
             title=f"{self.name} consumer",
@@ -112,6 +116,7 @@ class Service:
         @subscriber
         async def on_records(body: list[bytes], msg: KafkaMessage) -> None:
             await self.consumer.process_batch(msg.raw_message)
+            await commit_batch(msg)
 
     def _document_publications(self) -> None:
         """Declare the topics this service writes, with their message types, for AsyncAPI."""
@@ -154,6 +159,7 @@ class Service:
         log.info("%s stopping: finishing in-flight messages", self.name)
         for subscriber in self.broker.subscribers:
             await subscriber.stop()            # waits for the in-flight handler to commit
+        await self.consumer.close()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -45,38 +45,42 @@ async def place_order(tx: Tx, request: intake.OrderRequest, *, channel: str, tim
         requested_delivery_date=request.requested_delivery_date,
     )
     await store.insert(tx.conn, order, channel=channel, external_ref=request.external_ref)
-    await store.add_timeline(tx.conn, order.order_id, department="sales", kind="status", type_="received",
-                             detail={"channel": channel, "total": str(order.total)})
+    timeline = [store.timeline_row(order.order_id, department="sales", kind="status", type_="received",
+                                   detail={"channel": channel, "total": str(order.total)})]
     await tx.emit(sales.OrderPlaced(
         order_id=order.order_id, order_number=order.number, customer_id=order.customer_id,
         order_type=order.order_type, lines=list(order.lines), total=order.total, channel=channel,
     ), key=order.order_id, correlation_id=order.order_id)
-    order = await apply(tx, order, saga.start(order, now(), timings), timings)
+    order = await apply(tx, order, saga.start(order, now(), timings), timings, timeline)
     return order, True
 
 
-async def apply(tx: Tx, before: Order, decision: saga.Decision, timings: Timings) -> Order:
-    """Persist a saga decision: new state, commands and events through the outbox, timeline."""
+async def apply(tx: Tx, before: Order, decision: saga.Decision, timings: Timings,
+                timeline: list[store.TimelineRow] | None = None) -> Order:
+    """Persist a saga decision: new state, commands and events through the outbox, timeline
+    (after the `timeline` entries already due, all in one statement)."""
     after = decision.order
     changed = after.status != before.status
     if changed and after.status not in EXPLAINED_BY_REASON:
         after = after.model_copy(update={"status_reason": decision.note})
     await store.save(tx.conn, after, timings)
+    rows = timeline if timeline is not None else []
     for message in [*decision.commands, *decision.events]:
         envelope = await tx.emit(message, key=after.order_id, correlation_id=after.order_id)
-        await store.add_timeline(tx.conn, after.order_id, department=CATALOGUE[message.TOPIC].owner,
-                                 kind="command" if message.TOPIC.endswith(".commands.v1") else "event",
-                                 type_=message.TYPE, message_id=envelope.message_id, detail=envelope.payload)
+        rows.append(store.timeline_row(after.order_id, department=CATALOGUE[message.TOPIC].owner,
+                                       kind="command" if message.TOPIC.endswith(".commands.v1") else "event",
+                                       type_=message.TYPE, message_id=envelope.message_id, detail=envelope.payload))
     if changed:
-        await store.add_timeline(tx.conn, after.order_id, department="sales", kind="status",
-                                 type_=after.status.value, detail={"note": decision.note})
+        rows.append(store.timeline_row(after.order_id, department="sales", kind="status",
+                                       type_=after.status.value, detail={"note": decision.note}))
         await tx.emit(sales.OrderStatusChanged(
             order_id=after.order_id, order_number=after.number, status=after.status.value,
             previous_status=before.status.value, reason=after.status_reason,
         ), key=after.order_id, correlation_id=after.order_id)
     elif decision.note:
-        await store.add_timeline(tx.conn, after.order_id, department="sales", kind="saga", type_="progress",
-                                 detail={"note": decision.note})
+        rows.append(store.timeline_row(after.order_id, department="sales", kind="saga", type_="progress",
+                                       detail={"note": decision.note}))
+    await store.add_timeline_rows(tx.conn, rows)
     return after
 
 
@@ -100,10 +104,12 @@ def register(consumer: Consumer, timings: Timings) -> None:
         order = await store.lock(tx.conn, tx.cause.correlation_id)
         if order is None:
             return  # not about an order of ours (e.g. replenishment)
-        await store.add_event_to_timeline(tx.conn, order.order_id, tx.cause)
+        timeline = [store.event_row(order.order_id, tx.cause)]
         decision = saga.react(order, message, now(), timings)
-        if decision is not None:
-            await apply(tx, order, decision, timings)
+        if decision is None:
+            await store.add_timeline_rows(tx.conn, timeline)
+        else:
+            await apply(tx, order, decision, timings, timeline)
 
 
 async def run_deadlines(pool: asyncpg.Pool, timings: Timings) -> int:

@@ -74,18 +74,30 @@ async def due_orders(conn: asyncpg.Connection, now: dt.datetime, limit: int = 10
     return [str(r["order_id"]) for r in rows]
 
 
-async def add_timeline(conn: asyncpg.Connection, order_id: str, *, department: str, kind: str, type_: str,
-                       detail: dict[str, Any] | None = None, message_id: uuid.UUID | None = None) -> None:
+TimelineRow = tuple[uuid.UUID, str, str, str, "uuid.UUID | None", dict[str, Any]]
+
+
+def timeline_row(order_id: str, *, department: str, kind: str, type_: str, detail: dict[str, Any] | None = None,
+                 message_id: uuid.UUID | None = None) -> TimelineRow:
+    return (uuid.UUID(order_id), department, kind, type_, message_id, detail or {})
+
+
+def event_row(order_id: str, envelope: Envelope) -> TimelineRow:
+    return timeline_row(order_id, department=envelope.producer, kind="event", type_=envelope.type,
+                        detail=envelope.payload, message_id=envelope.message_id)
+
+
+async def add_timeline_rows(conn: asyncpg.Connection, rows: list[TimelineRow]) -> None:
+    """Append entries in one statement, in list order (the timeline is read in id order)."""
+    if not rows:
+        return
+    columns = list(zip(*rows))
     await conn.execute(
         "INSERT INTO order_timeline (order_id, department, kind, type, message_id, detail)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
-        uuid.UUID(order_id), department, kind, type_, message_id, detail or {},
+        " SELECT o, d, k, t, m, x FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::jsonb[])"
+        " WITH ORDINALITY AS r(o, d, k, t, m, x, n) ORDER BY n",
+        *[list(c) for c in columns],
     )
-
-
-async def add_event_to_timeline(conn: asyncpg.Connection, order_id: str, envelope: Envelope) -> None:
-    await add_timeline(conn, order_id, department=envelope.producer, kind="event", type_=envelope.type,
-                       detail=envelope.payload, message_id=envelope.message_id)
 
 
 async def get(pool: asyncpg.Pool, order_id: uuid.UUID) -> dict[str, Any] | None:

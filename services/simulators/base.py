@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from contracts.envelope import Envelope, Message, kafka_headers
 from services.runtime.config import Settings
+from services.runtime.offsets import commit_batch
 from services.runtime.service import make_broker
 
 log = logging.getLogger(__name__)
@@ -37,19 +38,25 @@ class Simulator:
         self._handlers: dict[type[Message], Callable[[Any, Envelope], Awaitable[None]]] = {}
         self._pending: set[asyncio.Task] = set()
 
+        # Batches, and offsets committed for the batch's partitions only (services/runtime/offsets.py).
         @self.broker.subscriber(self.settings.topic(requests_topic), group_id=self.settings.group_id(),
-                                ack_policy=AckPolicy.ACK, auto_offset_reset="earliest",
-                                decoder=lambda msg: msg.body)
-        async def on_request(body: bytes, msg: KafkaMessage) -> None:
-            try:
-                envelope = Envelope.model_validate_json(body)
-                message = envelope.decode()
-            except (ValidationError, KeyError) as exc:
-                log.warning("%s ignores an unreadable request: %s", party, exc)
-                return
-            handler = self._handlers.get(type(message))
-            if handler:
-                await handler(message, envelope)
+                                batch=True, max_records=100, ack_policy=AckPolicy.ACK,
+                                auto_offset_reset="earliest", decoder=lambda msg: msg.body)
+        async def on_requests(body: list[bytes], msg: KafkaMessage) -> None:
+            for record in msg.raw_message:
+                await self._handle(record.value)
+            await commit_batch(msg)
+
+    async def _handle(self, body: bytes) -> None:
+        try:
+            envelope = Envelope.model_validate_json(body)
+            message = envelope.decode()
+        except (ValidationError, KeyError) as exc:
+            log.warning("%s ignores an unreadable request: %s", self.party, exc)
+            return
+        handler = self._handlers.get(type(message))
+        if handler:
+            await handler(message, envelope)
 
     def on(self, message_type: type[Message]):
         def register(handler):
