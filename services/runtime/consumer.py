@@ -100,7 +100,7 @@ class Consumer:
 
     # --- processing ---------------------------------------------------------------------------
 
-    async def process_batch(self, records: tuple[ConsumerRecord, ...] | list[ConsumerRecord]) -> None:
+    async def process_batch(self, records: tuple[ConsumerRecord, ...] | list[ConsumerRecord]) -> int:
         """Apply a batch in ONE database transaction: one multi-row inbox insert dedupes it, the
         handlers run, their messages go to the outbox in one multi-row insert, one commit (and the
         caller one offset commit for the batch's partitions).
@@ -109,14 +109,26 @@ class Consumer:
         a savepoint per record (`_process`): the failing record is retried a few times and then
         dead-lettered, the records before it are committed first, and the redelivered ones before
         it are no-ops thanks to the inbox. A transient failure (database or network) rolls the
-        whole batch back and raises: the caller seeks back and the batch comes again."""
+        whole batch back and raises: the caller seeks back and the batch comes again.
+
+        Returns how many records were applied (not ignored): 0 means no transaction was needed."""
         self._types = self._types or message_types()    # every contract module is imported by now
+        wanted = []
+        for record in records:
+            topic = self.settings.logical_topic(record.topic)
+            if self._wanted(record, topic):
+                wanted.append(record)
+            else:
+                MESSAGES.labels(topic, _header_type(record), "ignored").inc()
+        if not wanted:
+            return 0
+        records = wanted
         conn = await self._connection()
         try:
             try:
                 async with conn.transaction():
                     await self._apply_batch(conn, records)
-                return
+                return len(records)
             except _HandlerFailed as failed:
                 log.info("a handler failed in a batch of %d (%r); applying it record by record",
                          len(records), failed.__cause__)
@@ -133,6 +145,7 @@ class Consumer:
             raise
         if retry is not None:
             raise retry
+        return len(records)
 
     def _wanted(self, record: ConsumerRecord, topic: str) -> bool:
         """False for a record of another department's topic whose `type` header names a message
@@ -151,9 +164,6 @@ class Consumer:
         seen: set[str] = set()
         for record in records:
             topic = self.settings.logical_topic(record.topic)
-            if not self._wanted(record, topic):
-                MESSAGES.labels(topic, _header_type(record), "ignored").inc()
-                continue
             parsed = await self._parse(conn, record, topic)
             if parsed is None:
                 continue
@@ -220,9 +230,6 @@ class Consumer:
         """One record, in a savepoint of the batch's transaction (the path after a handler failed).
         Returns an exception when the record must be retried later."""
         topic = self.settings.logical_topic(record.topic)
-        if not self._wanted(record, topic):
-            MESSAGES.labels(topic, _header_type(record), "ignored").inc()
-            return None
         parsed = await self._parse(conn, record, topic)
         if parsed is None:
             return None

@@ -2,7 +2,7 @@
 
 Offsets: FastStream's ack commits `consumer.commit()` with no argument, which writes the position
 of EVERY assigned partition (24-30 per service) after every batch: hundreds of `__consumer_offsets`
-records per order. `commit_batch` commits only the partitions the batch came from, at the offset
+records per order. `OffsetCommitter` commits only the partitions the batch came from, at the offset
 after its last record, still only after the batch's database transaction committed.
 
 A commit that fails (a rebalance took the partition away, the coordinator moved) is logged, not
@@ -19,6 +19,7 @@ session timeout. See docs/performance.md, "Scale-out".
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import TopicPartition
@@ -43,16 +44,36 @@ def batch_offsets(records: Any) -> dict[TopicPartition, int]:
     return offsets
 
 
-async def commit_batch(msg: "KafkaMessage") -> None:
-    """Commit the batch's partitions only, and tell FastStream the message is acknowledged (so its
-    own ack does not commit every assigned partition again)."""
-    offsets = batch_offsets(msg.raw_message)
-    if offsets:
-        try:
-            await msg.consumer.commit(offsets)
-        except KafkaError as exc:
-            log.warning("offset commit failed (%s); the batch may be delivered again and is deduplicated", exc)
-    msg.committed = AckStatus.ACKED
+class OffsetCommitter:
+    """Commits, after a batch is applied, the offsets of the partitions it came from. A batch of
+    records that were all ignored (other departments' events nobody here handles) needs no commit
+    of its own: its offsets wait for the next applied batch, or at most `idle_interval` seconds,
+    so that an idle-looking stream does not cost an offset commit per record. (Redelivering an
+    ignored record costs nothing but skipping it again.)"""
+
+    def __init__(self, idle_interval: float = 1.0) -> None:
+        self.idle_interval = idle_interval
+        self._pending: dict[TopicPartition, int] = {}
+        self._last = 0.0
+
+    async def commit(self, msg: "KafkaMessage", *, applied: bool) -> None:
+        """Commit the batch's partitions (only those), and tell FastStream the message is
+        acknowledged so that its own ack does not commit every assigned partition again."""
+        for tp, offset in batch_offsets(msg.raw_message).items():
+            self._pending[tp] = max(offset, self._pending.get(tp, 0))
+        now = time.monotonic()
+        if self._pending and (applied or now - self._last >= self.idle_interval):
+            assigned = msg.consumer.assignment()
+            offsets = {tp: offset for tp, offset in self._pending.items() if tp in assigned}
+            self._pending.clear()
+            self._last = now
+            if offsets:
+                try:
+                    await msg.consumer.commit(offsets)
+                except KafkaError as exc:
+                    log.warning("offset commit failed (%s); the batch may be delivered again and is deduplicated",
+                                exc)
+        msg.committed = AckStatus.ACKED
 
 
 def consumer_tuning(settings: "Settings") -> dict[str, Any]:

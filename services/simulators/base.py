@@ -11,13 +11,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faststream import AckPolicy
-from faststream.kafka import KafkaMessage
 from pydantic import ValidationError
 
 from contracts.envelope import Envelope, Message, kafka_headers
 from services.runtime.config import Settings
-from services.runtime.offsets import commit_batch
-from services.runtime.service import make_broker
+from services.runtime.offsets import OffsetCommitter
+from services.runtime.service import QUIET_ACCESS_LOG, make_broker, whole_message
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +33,20 @@ class Simulator:
     def __init__(self, party: str, requests_topic: str) -> None:
         self.party = party
         self.settings = Settings(service=party)
-        self.broker = make_broker(self.settings)
+        self.broker = make_broker(self.settings, log_level=QUIET_ACCESS_LOG)
         self._handlers: dict[type[Message], Callable[[Any, Envelope], Awaitable[None]]] = {}
         self._pending: set[asyncio.Task] = set()
+        self._offsets = OffsetCommitter()
 
         # Batches, and offsets committed for the batch's partitions only (services/runtime/offsets.py).
         @self.broker.subscriber(self.settings.topic(requests_topic), group_id=self.settings.group_id(),
                                 batch=True, max_records=100, ack_policy=AckPolicy.ACK,
-                                auto_offset_reset="earliest", decoder=lambda msg: msg.body)
-        async def on_requests(body: list[bytes], msg: KafkaMessage) -> None:
+                                auto_offset_reset="earliest", decoder=whole_message)
+        async def on_requests(msg):  # noqa: ANN001, ANN202 - the KafkaMessage, see whole_message
+
             for record in msg.raw_message:
                 await self._handle(record.value)
-            await commit_batch(msg)
+            await self._offsets.commit(msg, applied=True)
 
     async def _handle(self, body: bytes) -> None:
         try:
