@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+from pydantic_core import to_json
 
 from contracts.common import Address
 from contracts.envelope import Envelope
@@ -38,12 +39,12 @@ async def insert(conn: asyncpg.Connection, order: Order, *, channel: str, extern
     await conn.execute(
         "INSERT INTO orders (order_id, order_number, customer_id, order_type, payment_method, fulfilment_policy,"
         " channel, external_ref, lines, total, delivery_address, requested_delivery_date, status, saga)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::text::jsonb)",
         uuid.UUID(order.order_id), order.number, order.customer_id, order.order_type.value,
         order.payment_method.value, order.fulfilment_policy.value, channel, external_ref,
         [line.model_dump(mode="json") for line in order.lines], order.total,
         order.address.model_dump(mode="json"), order.requested_delivery_date, order.status.value,
-        order.model_dump(mode="json"),
+        order.model_dump_json(),
     )
 
 
@@ -53,16 +54,17 @@ async def lock(conn: asyncpg.Connection, order_id: str) -> Order | None:
         key = uuid.UUID(order_id)
     except ValueError:
         return None
-    saga = await conn.fetchval("SELECT saga FROM orders WHERE order_id = $1 FOR UPDATE", key)
-    return Order.model_validate(saga) if saga else None
+    # The saga document as text, parsed by pydantic in one pass (not json.loads, then validated).
+    saga = await conn.fetchval("SELECT saga::text FROM orders WHERE order_id = $1 FOR UPDATE", key)
+    return Order.model_validate_json(saga) if saga else None
 
 
 async def save(conn: asyncpg.Connection, order: Order, timings: Timings) -> None:
     await conn.execute(
-        "UPDATE orders SET status = $2, status_reason = $3, saga = $4, lines = $5, total = $6,"
+        "UPDATE orders SET status = $2, status_reason = $3, saga = $4::text::jsonb, lines = $5, total = $6,"
         " delivery_address = $7, requested_delivery_date = $8, revision = $9, next_check_at = $10,"
         " version = version + 1, updated_at = now() WHERE order_id = $1",
-        uuid.UUID(order.order_id), order.status.value, order.status_reason, order.model_dump(mode="json"),
+        uuid.UUID(order.order_id), order.status.value, order.status_reason, order.model_dump_json(),
         [line.model_dump(mode="json") for line in order.lines], order.total, order.address.model_dump(mode="json"),
         order.requested_delivery_date, order.revision, next_check(order, timings),
     )
@@ -74,12 +76,12 @@ async def due_orders(conn: asyncpg.Connection, now: dt.datetime, limit: int = 10
     return [str(r["order_id"]) for r in rows]
 
 
-TimelineRow = tuple[uuid.UUID, str, str, str, "uuid.UUID | None", dict[str, Any]]
+TimelineRow = tuple[uuid.UUID, str, str, str, "uuid.UUID | None", str]   # detail as JSON text
 
 
 def timeline_row(order_id: str, *, department: str, kind: str, type_: str, detail: dict[str, Any] | None = None,
                  message_id: uuid.UUID | None = None) -> TimelineRow:
-    return (uuid.UUID(order_id), department, kind, type_, message_id, detail or {})
+    return (uuid.UUID(order_id), department, kind, type_, message_id, to_json(detail or {}).decode())
 
 
 def event_row(order_id: str, envelope: Envelope) -> TimelineRow:
@@ -94,7 +96,7 @@ async def add_timeline_rows(conn: asyncpg.Connection, rows: list[TimelineRow]) -
     columns = list(zip(*rows))
     await conn.execute(
         "INSERT INTO order_timeline (order_id, department, kind, type, message_id, detail)"
-        " SELECT o, d, k, t, m, x FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::jsonb[])"
+        " SELECT o, d, k, t, m, x::jsonb FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::text[])"
         " WITH ORDINALITY AS r(o, d, k, t, m, x, n) ORDER BY n",
         *[list(c) for c in columns],
     )
