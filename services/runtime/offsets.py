@@ -51,8 +51,9 @@ class OffsetCommitter:
     so that an idle-looking stream does not cost an offset commit per record. (Redelivering an
     ignored record costs nothing but skipping it again.)"""
 
-    def __init__(self, idle_interval: float = 1.0) -> None:
+    def __init__(self, idle_interval: float = 1.0, applied_interval: float = 0.0) -> None:
         self.idle_interval = idle_interval
+        self.applied_interval = applied_interval
         self._pending: dict[TopicPartition, int] = {}
         self._last = 0.0
 
@@ -62,7 +63,8 @@ class OffsetCommitter:
         for tp, offset in batch_offsets(msg.raw_message).items():
             self._pending[tp] = max(offset, self._pending.get(tp, 0))
         now = time.monotonic()
-        if self._pending and (applied or now - self._last >= self.idle_interval):
+        due = self.applied_interval if applied else self.idle_interval
+        if self._pending and now - self._last >= due:
             assigned = msg.consumer.assignment()
             offsets = {tp: offset for tp, offset in self._pending.items() if tp in assigned}
             self._pending.clear()

@@ -89,7 +89,7 @@ class Service:
         self.pool: asyncpg.Pool | None = None
         self.broker = make_broker(settings, description=description, log_level=QUIET_ACCESS_LOG)
         self.consumer = Consumer(name, settings)
-        self.offsets = OffsetCommitter()
+        self.offsets = OffsetCommitter(applied_interval=settings.consumer_commit_interval_ms / 1000)
         self.relay: Relay | None = None
         self._jobs: list[tuple[str, float, PeriodicJob]] = []
         self._tasks: list[asyncio.Task] = []
