@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     # Batching under moderate load and group membership (services/runtime/offsets.py).
     consumer_fetch_min_bytes: int = 1
     consumer_fetch_max_wait_ms: int = 500
-    consumer_heartbeat_ms: int = 2_000
+    consumer_heartbeat_ms: int = 500  # how soon a member notices a rebalance (the eager stall)
     consumer_commit_interval_ms: int = 0          # >0: applied batches' offsets at most this often
     instance_id: str = ""             # set -> static group membership (group_instance_id)
     inbox_retention_seconds: float = 8 * 86400   # longer than any topic's retention (7 days)
