@@ -36,7 +36,8 @@ async def place_order(tx: Tx, request: intake.OrderRequest, *, channel: str, tim
         if existing:
             return await store.lock(tx.conn, existing), False
     address = request.delivery_address or await store.customer_address(tx.conn, request.customer_id)
-    lines = intake.price_lines(request, await store.price_list(tx.conn), customer_known=address is not None)
+    prices = await store.price_list(tx.conn, [line.sku for line in request.lines])
+    lines = intake.price_lines(request, prices, customer_known=address is not None)
     assert address is not None
     order = Order(
         order_id=str(uuid.uuid4()), number=await store.next_number(tx.conn), customer_id=request.customer_id,
@@ -44,26 +45,31 @@ async def place_order(tx: Tx, request: intake.OrderRequest, *, channel: str, tim
         fulfilment_policy=request.fulfilment_policy, lines=tuple(lines), address=address,
         requested_delivery_date=request.requested_delivery_date,
     )
-    await store.insert(tx.conn, order, channel=channel, external_ref=request.external_ref)
     timeline = [store.timeline_row(order.order_id, department="sales", kind="status", type_="received",
                                    detail={"channel": channel, "total": str(order.total)})]
     await tx.emit(sales.OrderPlaced(
         order_id=order.order_id, order_number=order.number, customer_id=order.customer_id,
         order_type=order.order_type, lines=list(order.lines), total=order.total, channel=channel,
     ), key=order.order_id, correlation_id=order.order_id)
-    order = await apply(tx, order, saga.start(order, now(), timings), timings, timeline)
+    order = await apply(tx, order, saga.start(order, now(), timings), timings, timeline,
+                        new_order=(channel, request.external_ref))
     return order, True
 
 
 async def apply(tx: Tx, before: Order, decision: saga.Decision, timings: Timings,
-                timeline: list[store.TimelineRow] | None = None) -> Order:
-    """Persist a saga decision: new state, commands and events through the outbox, timeline
-    (after the `timeline` entries already due, all in one statement)."""
+                timeline: list[store.TimelineRow] | None = None,
+                new_order: tuple[str, str | None] | None = None) -> Order:
+    """Persist a saga decision: new state (inserted for a `new_order` = (channel, external_ref)),
+    commands and events through the outbox, timeline (after the `timeline` entries already due,
+    all in one statement)."""
     after = decision.order
     changed = after.status != before.status
     if changed and after.status not in EXPLAINED_BY_REASON:
         after = after.model_copy(update={"status_reason": decision.note})
-    await store.save(tx.conn, after, timings)
+    if new_order is None:
+        await store.save(tx.conn, after, timings)
+    else:
+        await store.insert(tx.conn, after, timings, channel=new_order[0], external_ref=new_order[1])
     rows = timeline if timeline is not None else []
     for message in [*decision.commands, *decision.events]:
         envelope = await tx.emit(message, key=after.order_id, correlation_id=after.order_id)

@@ -15,8 +15,11 @@ from contracts.envelope import Envelope
 from services.sales.saga import Order, Timings, next_check
 
 
-async def price_list(conn: asyncpg.Connection) -> dict[str, Decimal]:
-    return {r["sku"]: r["list_price"] for r in await conn.fetch("SELECT sku, list_price FROM products WHERE active")}
+async def price_list(conn: asyncpg.Connection, skus: list[str] | None = None) -> dict[str, Decimal]:
+    """List prices of active products (only of `skus` when given)."""
+    rows = await conn.fetch("SELECT sku, list_price FROM products WHERE active"
+                            " AND ($1::text[] IS NULL OR sku = ANY($1::text[]))", skus)
+    return {r["sku"]: r["list_price"] for r in rows}
 
 
 async def customer_address(conn: asyncpg.Connection, customer_id: str) -> Address | None:
@@ -35,16 +38,20 @@ async def next_number(conn: asyncpg.Connection) -> str:
     return f"SO-{seq:06d}"
 
 
-async def insert(conn: asyncpg.Connection, order: Order, *, channel: str, external_ref: str | None) -> None:
+async def insert(conn: asyncpg.Connection, order: Order, timings: Timings, *, channel: str,
+                 external_ref: str | None) -> None:
+    """A new order, already in the state its saga's first decision put it in (one write, not an
+    insert followed by an update)."""
     await conn.execute(
         "INSERT INTO orders (order_id, order_number, customer_id, order_type, payment_method, fulfilment_policy,"
-        " channel, external_ref, lines, total, delivery_address, requested_delivery_date, status, saga)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::text::jsonb)",
+        " channel, external_ref, lines, total, delivery_address, requested_delivery_date, status, saga,"
+        " status_reason, revision, next_check_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::text::jsonb, $15, $16, $17)",
         uuid.UUID(order.order_id), order.number, order.customer_id, order.order_type.value,
         order.payment_method.value, order.fulfilment_policy.value, channel, external_ref,
         [line.model_dump(mode="json") for line in order.lines], order.total,
         order.address.model_dump(mode="json"), order.requested_delivery_date, order.status.value,
-        order.model_dump_json(),
+        order.model_dump_json(), order.status_reason, order.revision, next_check(order, timings),
     )
 
 
