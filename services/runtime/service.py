@@ -31,10 +31,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from contracts.topics import CATALOGUE, messages_on
 from services.runtime.config import Settings
 from services.runtime.consumer import Consumer
-from services.runtime.offsets import OffsetCommitter, consumer_tuning
-from services.runtime.retention import prune_inbox
 from services.runtime.db import create_pool, migrate
+from services.runtime.offsets import OffsetCommitter, consumer_tuning
 from services.runtime.outbox import OUTBOX_PENDING, Relay
+from services.runtime.retention import prune_inbox
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class Service:
             batch=True,                            # one DB transaction and one offset commit per batch
             max_records=self.settings.consumer_batch_size,
             batch_timeout_ms=200,
-            ack_policy=AckPolicy.NACK_ON_ERROR,    # on failure seek back; success: commit_batch
+            ack_policy=AckPolicy.NACK_ON_ERROR,    # on failure seek back; success: self.offsets
             **consumer_tuning(self.settings),
             auto_offset_reset="earliest",
             session_timeout_ms=10_000,
