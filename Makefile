@@ -54,4 +54,4 @@ bench: infra
 	$(PY) -m services.cli.main bench-suite $(BENCH_ARGS)
 
 bench-quick: infra
-	$(PY) -m services.cli.main bench-suite --scenario capacity --scenario 10 --capacity-orders 300 --duration 30 --no-bound $(BENCH_ARGS)
+	$(PY) -m services.cli.main bench-suite --scenario capacity --scenario 10 --capacity-orders 500 --duration 30 --no-bound $(BENCH_ARGS)

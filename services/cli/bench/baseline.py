@@ -82,6 +82,7 @@ async def work(settings: Settings, topics: tuple[str, str], messages: int, dsn: 
     await producer.start()
     handled = batches = 0
     started = None
+    cpu_started = time.process_time()
     try:
         while handled < messages:
             fetched = await consumer.getmany(timeout_ms=200, max_records=batch)
@@ -129,7 +130,8 @@ async def work(settings: Settings, topics: tuple[str, str], messages: int, dsn: 
         await consumer.stop()
         await conn.close()
     return {"messages": handled, "batches": batches, "seconds": round(elapsed, 3),
-            "messages_per_s": round(handled / elapsed, 1) if elapsed else None}
+            "messages_per_s": round(handled / elapsed, 1) if elapsed else None,
+            "process_cpu_ms": round((time.process_time() - cpu_started) * 1000, 1)}
 
 
 def main() -> None:

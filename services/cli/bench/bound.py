@@ -13,6 +13,7 @@ Scratch topics and databases are dropped afterwards.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import subprocess
@@ -31,6 +32,8 @@ from services.runtime.config import Settings
 ROOT = Path(__file__).resolve().parents[3]
 KAFKA_TOOL = ROOT / "deploy/local/kafka.sh"
 PGBENCH = Path("/usr/lib/postgresql/15/bin/pgbench")
+# A finished client's backend counts in the postmaster's CPU only once the postmaster has reaped it.
+REAP_SECONDS = 1.0
 
 # A message transaction as orderflow's consumer does it for one record (payload ~ a real envelope).
 _ENVELOPE = ('{"type": "warehouse.stock_reserved", "producer": "warehouse", "payload": {"order_id": "'
@@ -141,6 +144,7 @@ async def postgres_bound(settings: Settings, probe: ProcessProbe, *, seconds: in
         for name, script, per_txn in (("one_message_per_txn", PG_ONE, 1), ("twenty_messages_per_txn", PG_BATCH, 20)):
             before = probe.sample()
             tps = await asyncio.to_thread(_pgbench, settings, database, script, seconds, clients)
+            await asyncio.sleep(REAP_SECONDS)
             cpu = probe.delta(before, probe.sample()).get("postgres", 0.0)
             messages = tps * per_txn * seconds
             result[name] = {"transactions_per_s": round(tps, 1), "messages_per_s": round(tps * per_txn, 1),
@@ -167,12 +171,12 @@ async def same_stack_baseline(settings: Settings, prefix: str, infra: list[Proce
         line = await asyncio.wait_for(child.stdout.readline(), timeout=300)
         if line.strip() != b"READY":
             raise RuntimeError(f"baseline did not start: {line!r}")
-        probe = ProcessProbe([*infra, Process("baseline", child.pid)])
+        probe = ProcessProbe(infra)     # the child reports its own CPU (it may be gone when we sample)
         before = probe.sample()
         child.stdin.write(b"go\n")
         await child.stdin.drain()
-        import json
         report = json.loads(await asyncio.wait_for(child.stdout.readline(), timeout=600))
+        await asyncio.sleep(REAP_SECONDS)
         cpu = probe.delta(before, probe.sample())
         await child.wait()
     finally:
@@ -190,6 +194,7 @@ async def same_stack_baseline(settings: Settings, prefix: str, infra: list[Proce
         finally:
             await kafka.close()
     handled = report["messages"]
+    cpu["baseline"] = report["process_cpu_ms"]
     report["cpu_ms_per_message"] = {name: round(ms / handled, 4) for name, ms in cpu.items()}
     report["cpu_ms_per_message"]["total"] = round(sum(cpu.values()) / handled, 4)
     return report
