@@ -28,6 +28,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from contracts.envelope import Envelope
 from contracts.sales import OrderStatusChanged
 from contracts.warehouse import ReservedLine, StockReserved
+from services.cli.bench.probes import kafka_client_kwargs
 from services.runtime.config import Settings
 
 SCHEMA = """
@@ -47,7 +48,7 @@ def _envelope(n: int) -> bytes:
 
 
 async def prepare(settings: Settings, topics: tuple[str, str], messages: int, dsn: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **kafka_client_kwargs(settings))
     await admin.start()
     try:
         present = set(await admin.list_topics())
@@ -61,7 +62,7 @@ async def prepare(settings: Settings, topics: tuple[str, str], messages: int, ds
     finally:
         await conn.close()
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all",
-                                linger_ms=5)
+                                linger_ms=5, **kafka_client_kwargs(settings))
     await producer.start()
     try:
         futures = [await producer.send(topics[0], _envelope(n), key=str(n).encode(),
@@ -74,9 +75,10 @@ async def prepare(settings: Settings, topics: tuple[str, str], messages: int, ds
 async def work(settings: Settings, topics: tuple[str, str], messages: int, dsn: str, group: str,
                batch: int) -> dict:
     consumer = AIOKafkaConsumer(topics[0], bootstrap_servers=settings.kafka_bootstrap, group_id=group,
-                                enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=batch)
+                                enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=batch,
+                                **kafka_client_kwargs(settings))
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all",
-                                linger_ms=5)
+                                linger_ms=5, **kafka_client_kwargs(settings))
     conn = await asyncpg.connect(dsn)
     await consumer.start()
     await producer.start()

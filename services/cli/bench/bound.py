@@ -26,7 +26,7 @@ from typing import Any
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from services.cli.bench.probes import Process, ProcessProbe
+from services.cli.bench.probes import Process, ProcessProbe, kafka_client_kwargs
 from services.runtime.config import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -87,7 +87,7 @@ def _tool_config() -> list[str]:
 async def kafka_bound(settings: Settings, prefix: str, probe: ProcessProbe, *, records: int = 200_000,
                       record_size: int = 700) -> dict[str, Any]:
     topic = f"{prefix}bench.bound"
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **kafka_client_kwargs(settings))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])
@@ -185,7 +185,7 @@ async def same_stack_baseline(settings: Settings, prefix: str, infra: list[Proce
             await child.wait()
         await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         await admin.close()
-        kafka = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        kafka = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **kafka_client_kwargs(settings))
         await kafka.start()
         try:
             await kafka.delete_topics([f"{prefix}bench.baseline.in", f"{prefix}bench.baseline.out"])

@@ -185,6 +185,16 @@ def stack_processes(settings: Settings, run_dir: Path, ports: dict[str, int]) ->
 
 # --- Kafka ------------------------------------------------------------------------------------------
 
+def kafka_client_kwargs(settings: Settings) -> dict[str, object]:
+    """Security kwargs for the bench's own Kafka clients: the runtime's `client_kwargs` once the
+    broker requires SASL/TLS (services/runtime/kafka_security.py), none on a plaintext broker."""
+    try:
+        from services.runtime.kafka_security import client_kwargs  # type: ignore[import-not-found]
+    except ImportError:
+        return {}
+    return client_kwargs(settings)
+
+
 OFFSETS_TOPIC = "__consumer_offsets"
 
 

@@ -17,7 +17,8 @@ from contracts.topics import CATALOGUE
 from services.cli import client
 from services.cli.bench import bound as bound_mod
 from services.cli.bench.load import CompletionWatcher, LoadResult, place_orders
-from services.cli.bench.probes import OFFSETS_TOPIC, KafkaProbe, PostgresProbe, ProcessProbe, stack_processes
+from services.cli.bench.probes import (OFFSETS_TOPIC, KafkaProbe, PostgresProbe, ProcessProbe, kafka_client_kwargs,
+                                      stack_processes)
 from services.runtime.config import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -91,9 +92,10 @@ async def run(options: BenchOptions, progress: Callable[[str], None] | None = No
     missing = {"sales", "procurement", "warehouse", "logistics", "finance", "kafka", "postgres"} - \
         {p.name for p in processes}
     cpu = ProcessProbe(processes)
-    kafka = KafkaProbe(settings.kafka_bootstrap, prefix)
+    security = kafka_client_kwargs(settings)
+    kafka = KafkaProbe(settings.kafka_bootstrap, prefix, **security)
     pg = PostgresProbe(settings)
-    watcher = CompletionWatcher(settings.kafka_bootstrap, settings.topic("sales.events.v1"))
+    watcher = CompletionWatcher(settings.kafka_bootstrap, settings.topic("sales.events.v1"), **security)
     stamp = time.strftime("%Y%m%d%H%M%S")
     say = progress or (lambda _: None)
 
