@@ -43,9 +43,12 @@ class Simulator:
                                 batch=True, max_records=100, ack_policy=AckPolicy.ACK,
                                 auto_offset_reset="earliest", decoder=whole_message)
         async def on_requests(msg):  # noqa: ANN001, ANN202 - the KafkaMessage, see whole_message
-
             for record in msg.raw_message:
-                await self._handle(record.value)
+                try:
+                    await self._handle(record.value)
+                except Exception:  # noqa: BLE001 - one failing request must not drop the rest of the batch
+                    log.exception("%s could not answer %s/%s@%s; skipped", party, record.topic, record.partition,
+                                  record.offset)
             await self._offsets.commit(msg, applied=True)
 
     async def _handle(self, body: bytes) -> None:
