@@ -15,10 +15,10 @@ import typer
 from rich.table import Table
 
 from contracts.topics import CATALOGUE
-from services.cli import client, demo, lag as lag_mod
+from services.cli import client, demo, exit_codes, lag as lag_mod
 from services.cli.client import call, console, err_console, fail, json_or_fail, status_text
 from services.cli.provisioning import acl_app, provision as provision_environment
-from services.cli.stack import SERVICES, SIMULATORS, Stack
+from services.cli.stack import EXPORTER, SERVICES, SIMULATORS, Stack
 from services.runtime import dev_issuer, roles
 from services.runtime.config import Settings
 from services.runtime.tokens import AuthSettings
@@ -94,7 +94,7 @@ def up(run_demo: bool = typer.Option(True, "--demo/--no-demo", help="Place demo 
     ensure_dev_issuer()
     console.rule("services")
     st = stack()
-    for name in (*SERVICES, *SIMULATORS):
+    for name in (*SERVICES, *SIMULATORS, EXPORTER):
         already = st.pid(name)
         pid = st.start(name)
         console.print(f"  {name}: {'already running' if already else 'started'} (pid {pid})")
@@ -111,7 +111,7 @@ def down(keep_infra: bool = typer.Option(False, "--keep-infra", help="Stop only 
     """Stop the services and simulators, then Kafka and PostgreSQL."""
     st = stack()
     with console.status("stopping services…"):
-        for name in (*SIMULATORS, *reversed(SERVICES)):
+        for name in (EXPORTER, *SIMULATORS, *reversed(SERVICES)):
             console.print(f"  {name}: {'stopped' if st.stop(name) else 'was not running'}")
     if keep_infra:
         return
@@ -325,20 +325,52 @@ def topics_list() -> None:
 @app.command()
 def lag(group: Optional[str] = typer.Option(None, "--group", "-g", help="Only this consumer group."),
         all_groups: bool = typer.Option(False, "--all", help="All groups on the cluster, not only orderflow's."),
-        lagging: bool = typer.Option(False, "--lagging", help="Only partitions with lag (totals always shown).")
+        lagging: bool = typer.Option(False, "--lagging", help="Only partitions with lag (totals always shown)."),
+        as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+        watch: bool = typer.Option(False, "--watch", "-w", help="Poll until interrupted: adds lag in seconds and "
+                                                                 "each group's status (OK/WARNING/STALLED/STOPPED)."),
+        interval: float = typer.Option(5.0, "--interval", min=0.2, help="Seconds between polls with --watch."),
+        window: float = typer.Option(60.0, "--window", min=1.0, help="Status window in seconds with --watch."),
+        count: Optional[int] = typer.Option(None, "--count", min=1, help="Stop --watch after this many polls."),
+        max_lag: Optional[int] = typer.Option(None, "--max-lag", min=0,
+                                              help="Exit 5 when a group's lag exceeds this many messages."),
+        max_lag_seconds: Optional[float] = typer.Option(None, "--max-lag-seconds", min=0,
+                                                        help="With --watch: exit 5 when a group's lag exceeds this."),
+        fail_on_status: bool = typer.Option(False, "--fail-unless-ok",
+                                            help="With --watch: exit 5 when a group is not OK."),
         ) -> None:
-    """Consumer lag per group, topic and partition."""
+    """Consumer lag per group, topic and partition (as the `monitor` principal). Exit codes: 3 no such
+    group, 4 Kafka unavailable, 5 over a threshold (--max-lag, --max-lag-seconds, --fail-unless-ok)."""
+    settings = Settings()
+    problems: list[str] = []
+
+    def show(snapshot, reports) -> bool:
+        nonlocal problems
+        problems = lag_mod.over_threshold(snapshot, reports if watch else None, max_lag, max_lag_seconds,
+                                          fail_on_status)
+        if as_json:
+            client.print_json(lag_mod.as_json(snapshot, reports if watch else None))
+        elif not snapshot.partitions:
+            console.print(f"no committed offsets for {group or 'the orderflow consumer groups'}")
+        else:
+            console.print(lag_mod.lag_table(snapshot, reports if watch else None, show_zero=not lagging))
+        return True
+
     try:
-        rows = lag_mod.run(group, all_groups)
+        if watch:
+            try:
+                asyncio.run(lag_mod.watch(settings, group, all_groups, interval, window, show, count))
+            except KeyboardInterrupt:
+                pass
+        else:
+            show(lag_mod.run(group, all_groups), None)
     except LookupError as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), exit_codes.NOT_FOUND) from None
     except Exception as exc:  # noqa: BLE001 - Kafka unreachable etc.
-        raise fail(f"reading consumer offsets from {Settings().kafka_bootstrap} failed: "
-                   f"{exc or type(exc).__name__} (is Kafka running? try `orderflow up`)") from None
-    if not rows:
-        console.print(f"no committed offsets for {group or 'the orderflow consumer groups'}")
-        return
-    console.print(lag_mod.lag_table(rows, show_zero=not lagging))
+        raise fail(f"reading consumer offsets from {settings.kafka_bootstrap} failed: "
+                   f"{exc or type(exc).__name__} (is Kafka running? try `orderflow up`)", exit_codes.UNAVAILABLE) from None
+    if problems:
+        raise fail("over threshold: " + "; ".join(problems), exit_codes.OVER_THRESHOLD)
 
 
 @dlq_app.command("list")
