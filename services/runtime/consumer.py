@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from aiokafka import ConsumerRecord
-from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 
 from contracts.envelope import DeadLetter, Envelope, Message, message_types
 from contracts.topics import CATALOGUE, dlq_topic
+from services.runtime.metrics import CONSUMED as MESSAGES, HANDLER_SECONDS
 from services.runtime.outbox import Tx, enqueue_raw
 
 if TYPE_CHECKING:
@@ -32,8 +32,6 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Tx, Any], Awaitable[None]]
 
-MESSAGES = Counter("orderflow_consumed_total", "Consumed records by outcome", ["topic", "type", "outcome"])
-HANDLER_SECONDS = Histogram("orderflow_handler_seconds", "Time from record to committed effect", ["type"])
 
 # Errors that say "the database or network is down", not "this message is bad": retried forever.
 TRANSIENT = (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import asyncpg
-from prometheus_client import Counter, Gauge
 
 from contracts.envelope import Envelope, Initiator, Message, kafka_headers
 from contracts.topics import CATALOGUE
+from services.runtime.metrics import OUTBOX_PUBLISHED
 
 if TYPE_CHECKING:
     from faststream.kafka import KafkaBroker
@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-OUTBOX_PUBLISHED = Counter("orderflow_outbox_published_total", "Outbox messages published", ["topic"])
-OUTBOX_PENDING = Gauge("orderflow_outbox_pending", "Outbox messages committed but not yet published")
 _RELAY_LOCK = 0x0DE7F11  # one relay per database publishes, so per-key order holds across replicas
 
 

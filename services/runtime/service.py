@@ -14,7 +14,6 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,13 +31,13 @@ from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from contracts.topics import CATALOGUE, messages_on, topics_read_by
-from services.runtime import audit, http_auth
+from services.runtime import audit, http_auth, logging_setup, metrics
 from services.runtime.config import Settings
 from services.runtime.consumer import Consumer
 from services.runtime.db import create_pool, migrate
 from services.runtime.http_auth import requires
 from services.runtime.kafka_security import faststream_security
-from services.runtime.outbox import OUTBOX_PENDING, Relay
+from services.runtime.outbox import Relay
 from services.runtime.roles import ALL as ANY_ROLE, AUDITOR, OPERATOR
 from services.runtime.tokens import AuthSettings, TokenVerifier
 from services.runtime.version import version_of
@@ -77,6 +76,9 @@ def make_broker(settings: Settings, **kwargs: Any) -> KafkaBroker:
         allow_auto_create_topics=False,
         graceful_timeout=settings.shutdown_grace_seconds,
         middlewares=[KafkaPrometheusMiddleware(registry=REGISTRY, app_name=settings.service)],
+        # FastStream's per-message "Received"/"Processed" lines: DEBUG, so off the hot path at INFO.
+        logger=logging.getLogger("faststream"),
+        log_level=logging.DEBUG,
         **kwargs,
     )
 
@@ -93,6 +95,7 @@ class Service:
         self.consumer = Consumer(name, settings)
         self.relay: Relay | None = None
         self._jobs: list[tuple[str, float, PeriodicJob]] = []
+        self.scrape_hooks: list[metrics.ScrapeHook] = []
         self._tasks: list[asyncio.Task] = []
         self._accepting = False
         self._subscribe(subscribe)
@@ -100,6 +103,7 @@ class Service:
         self.auth = TokenVerifier(AuthSettings())
         self.http = FastAPI(title=f"orderflow {name}", description=description, lifespan=self._lifespan)
         http_auth.install(self.http, verifier=self.auth, is_public=self.is_public, pool=lambda: self.pool)
+        metrics.instrument_http(self.http)
         self._add_operational_routes()
 
     def is_public(self, path: str) -> bool:
@@ -141,6 +145,11 @@ class Service:
                 kinds = ", ".join(m.TYPE for m in messages_on(spec.name)) or "-"
                 self.broker.publisher(self.settings.topic(spec.name), title=spec.name,
                                       description=f"{spec.description}. Types: {kinds}")
+
+    def on_scrape(self, hook: metrics.ScrapeHook) -> metrics.ScrapeHook:
+        """Register a department's own scrape-time gauges (read from its database at each /metrics)."""
+        self.scrape_hooks.append(hook)
+        return hook
 
     def every(self, seconds: float, name: str) -> Callable[[PeriodicJob], PeriodicJob]:
         """Register a periodic job (deadlines, expiries) run with the pool while the service is up."""
@@ -230,13 +239,8 @@ class Service:
 
         @http.get("/metrics", tags=["operations"],
                   dependencies=[] if self.settings.metrics_public else [requires(OPERATOR, AUDITOR)])
-        async def metrics() -> Response:
-            if self.pool is not None:
-                try:
-                    OUTBOX_PENDING.set(await self.pool.fetchval(
-                        "SELECT count(*) FROM outbox WHERE published_at IS NULL"))
-                except Exception:  # noqa: BLE001 - metrics must not fail because the DB is down
-                    pass
+        async def prometheus_metrics() -> Response:
+            await metrics.refresh(self)
             return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
         @http.get("/asyncapi.json", tags=["operations"], dependencies=[requires(*ANY_ROLE)])
@@ -265,11 +269,8 @@ class Service:
     # --- entry point --------------------------------------------------------------------------
 
     def run(self) -> None:
-        logging.basicConfig(
-            level=os.environ.get("ORDERFLOW_LOG_LEVEL", "INFO"),
-            format=f"%(asctime)s {self.name} %(levelname)s %(name)s: %(message)s",
-        )
+        logging_setup.setup(self.name)
         trusted = self.settings.http_trusted_proxies
         uvicorn.run(self.http, host=self.settings.http_host, port=self.settings.port(),
-                    log_level="warning", timeout_graceful_shutdown=int(self.settings.shutdown_grace_seconds),
+                    log_level="warning", log_config=None, timeout_graceful_shutdown=int(self.settings.shutdown_grace_seconds),
                     proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)

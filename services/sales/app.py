@@ -8,10 +8,11 @@ from pathlib import Path
 import asyncpg
 
 from contracts import finance, logistics, procurement, sales, warehouse
+from services.runtime import metrics
 from services.runtime.config import Settings
 from services.runtime.service import Service
-from services.sales import api, handlers
-from services.sales.saga import Timings
+from services.sales import api, handlers, store
+from services.sales.saga import Status, Timings
 
 
 class SalesSettings(Settings):
@@ -47,3 +48,13 @@ async def deadlines(pool: asyncpg.Pool) -> None:
 
 
 app = service.http
+
+
+@service.on_scrape
+async def order_gauges(pool: asyncpg.Pool) -> None:
+    counts = await store.orders_by_status(pool)
+    for status in Status:
+        metrics.ORDERS.labels(status.value).set(counts.get(status.value, 0))
+    alerts, parked = await store.needing_a_person(pool)
+    metrics.SAGA_ALERTS.set(alerts)
+    metrics.PARKED_COMPENSATIONS.set(parked)

@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import ValidationError
 
 from contracts.envelope import Envelope, Message, kafka_headers
+from services.runtime import logging_setup
 from services.runtime.config import Settings
 from services.runtime.service import make_broker
 from services.runtime.version import version_of
@@ -118,10 +119,9 @@ class Simulator:
 
     async def run_forever(self) -> None:
         """Serve until SIGTERM/SIGINT (uvicorn handles them), then send what is scheduled and stop."""
-        logging.basicConfig(level=os.environ.get("ORDERFLOW_LOG_LEVEL", "INFO"),
-                            format=f"%(asctime)s {self.party}-sim %(levelname)s %(message)s")
+        logging_setup.setup(f"{self.party}-simulator")
         server = uvicorn.Server(uvicorn.Config(
-            self.http_app(), host=self.settings.http_host, port=self.http_port(), log_level="warning",
+            self.http_app(), host=self.settings.http_host, port=self.http_port(), log_level="warning", log_config=None,
             timeout_graceful_shutdown=int(self.settings.shutdown_grace_seconds)))
         await server.serve()
         if not server.started:
