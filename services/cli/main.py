@@ -16,7 +16,8 @@ from rich.table import Table
 
 from contracts.topics import CATALOGUE
 from services.cli import client, demo, exit_codes, lag as lag_mod
-from services.cli.client import call, console, err_console, fail, json_or_fail, status_text
+from services.cli.dlq import dlq_app
+from services.cli.client import call, console, fail, json_or_fail, status_text
 from services.cli.provisioning import acl_app, provision as provision_environment
 from services.cli.stack import EXPORTER, SERVICES, SIMULATORS, Stack
 from services.runtime import dev_issuer, roles
@@ -31,7 +32,6 @@ app = typer.Typer(help="Operate the local orderflow stack.", no_args_is_help=Tru
 app.callback()(client.address_options)     # --<service>-url / ORDERFLOW_<SERVICE>_URL: remote services
 order_app = typer.Typer(help="Place, show and list orders (sales HTTP API).", no_args_is_help=True)
 topics_app = typer.Typer(help="The topic catalogue.", no_args_is_help=True)
-dlq_app = typer.Typer(help="Dead letters recorded by the services.", no_args_is_help=True)
 app.add_typer(order_app, name="order")
 app.add_typer(topics_app, name="topics")
 app.add_typer(dlq_app, name="dlq")
@@ -371,39 +371,6 @@ def lag(group: Optional[str] = typer.Option(None, "--group", "-g", help="Only th
                    f"{exc or type(exc).__name__} (is Kafka running? try `orderflow up`)", exit_codes.UNAVAILABLE) from None
     if problems:
         raise fail("over threshold: " + "; ".join(problems), exit_codes.OVER_THRESHOLD)
-
-
-@dlq_app.command("list")
-def dlq_list(service: Optional[str] = typer.Option(None, "--service", "-s", help="Only this service."),
-             limit: int = typer.Option(20, "--limit", min=1, max=1000)) -> None:
-    """Dead letters of every service (newest first)."""
-    if service and service not in SERVICES:
-        raise fail(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
-    letters, unreachable = [], []
-    for name in [service] if service else SERVICES:
-        try:
-            letters += [{**item, "service": name} for item in
-                        json_or_fail(call(name, "GET", "/dead-letters", params={"limit": limit}), name)]
-        except typer.Exit:
-            if service:
-                raise
-            unreachable.append(name)
-    if unreachable and len(unreachable) == len([service] if service else SERVICES):
-        raise typer.Exit(1)
-    letters.sort(key=lambda item: str(item.get("created_at")), reverse=True)
-    table = Table(title=f"dead letters: {len(letters[:limit])}", title_justify="left")
-    for column in ("id", "service", "topic/partition@offset", "type", "created_at"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("reason", overflow="fold", min_width=16)
-    for item in letters[:limit]:
-        reason = str(item.get("reason") or "")
-        table.add_row(str(item["id"]), item["service"],
-                      f"{item.get('topic')}/{item.get('kafka_partition')}@{item.get('kafka_offset')}",
-                      str(item.get("message_type") or "?"), str(item.get("created_at"))[:19].replace("T", " "),
-                      reason if len(reason) <= 120 else reason[:119] + "…")
-    console.print(table)
-    if unreachable:
-        raise typer.Exit(1)
 
 
 @app.command()

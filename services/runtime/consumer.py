@@ -21,7 +21,9 @@ from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
 from contracts.envelope import DeadLetter, Envelope, Message, message_types
-from contracts.topics import CATALOGUE, dlq_topic
+from contracts.topics import CATALOGUE, dlq_topic, replay_topic, topics_read_by
+from services.runtime import dead_letters
+from services.runtime.logging_setup import log_context, trace_id_of
 from services.runtime.metrics import CONSUMED as MESSAGES, HANDLER_SECONDS
 from services.runtime.outbox import Tx, enqueue_raw
 
@@ -103,7 +105,28 @@ class Consumer:
         except ValidationError as exc:
             await self._dead_letter(conn, record, topic, None, f"not a valid message envelope: {_summary(exc)}")
             return None
+        with log_context(order_id=envelope.correlation_id, message_id=envelope.message_id,
+                         message_type=envelope.type, trace_id=trace_id_of(envelope.trace.get("traceparent"))):
+            if topic == replay_topic(self.service):
+                original = self._replayed_as(envelope)
+                if original is None:
+                    await self._dead_letter(conn, record, topic, envelope,
+                                            "a record on the replay topic must name, in replay_of, a dead letter of "
+                                            f"{self.service} and a topic {self.service} reads")
+                    return None
+                topic = original
+            return await self._handle(conn, record, topic, envelope)
 
+    def _replayed_as(self, envelope: Envelope) -> str | None:
+        """The topic a replayed dead letter counts as (None when the record does not say a valid one)."""
+        replay = envelope.replay_of
+        if replay is None or replay.service != self.service:
+            return None
+        readable = set(topics_read_by(self.service)) - {replay_topic(self.service)}
+        return replay.original_topic if replay.original_topic in readable else None
+
+    async def _handle(self, conn: asyncpg.Connection, record: ConsumerRecord, topic: str,
+                      envelope: Envelope) -> Exception | None:
         handler = self._handlers.get(envelope.type) or self._fallback
         model = message_types().get(envelope.type)
         if model is None or handler is None:
@@ -174,6 +197,9 @@ class Consumer:
             original_key=_printable(record.key) if record.key else None,
             original_headers={_printable(k.encode()): _printable(v) for k, v in (record.headers or ())},
             message_type=envelope.type if envelope else None,
+            replay_of_dead_letter=(envelope.replay_of.dead_letter_id
+                                   if envelope and envelope.replay_of and envelope.replay_of.service == self.service
+                                   else None),
             **_value_fields(record.value or b""),
         )
         async with conn.transaction():
@@ -184,12 +210,14 @@ class Consumer:
             )
             if not fresh:
                 return
-            await conn.execute(
-                "INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, message_type, reason, raw_value)"
-                " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                record.topic, record.partition, record.offset, letter.message_type, reason,
-                letter.original_value if letter.original_value is not None else f"base64:{letter.original_value_base64}",
-            )
+            await dead_letters.record(
+                conn, topic=record.topic, partition=record.partition, offset=record.offset,
+                message_type=letter.message_type, reason=reason,
+                raw_value=(letter.original_value if letter.original_value is not None
+                           else f"base64:{letter.original_value_base64}"),
+                message_key=letter.original_key, headers=letter.original_headers,
+                message_id=str(envelope.message_id) if envelope else None, origin_topic=topic,
+                replay_of=letter.replay_of_dead_letter)
             await enqueue_raw(conn, topic=dlq_topic(self.service), key=letter.original_key,
                               message_type="deadletter", envelope=letter.model_dump(mode="json"))
         MESSAGES.labels(topic, letter.message_type or "unparseable", "dead_lettered").inc()

@@ -72,11 +72,11 @@ class Tx:
 
 
 async def enqueue_raw(conn: asyncpg.Connection, *, topic: str, key: str | None, message_type: str,
-                      envelope: dict) -> None:
-    """Queue an already-built record (used for dead letters, whose body is not a normal envelope)."""
+                      envelope: dict, message_id: uuid.UUID | None = None) -> None:
+    """Queue an already-built record (dead letters, whose body is not a normal envelope; replays)."""
     await conn.execute(
         "INSERT INTO outbox (message_id, topic, message_key, message_type, envelope) VALUES ($1, $2, $3, $4, $5)",
-        uuid.uuid4(), topic, key, message_type, envelope,
+        message_id or uuid.uuid4(), topic, key, message_type, envelope,
     )
 
 

@@ -30,8 +30,8 @@ from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from contracts.topics import CATALOGUE, messages_on, topics_read_by
-from services.runtime import audit, http_auth, logging_setup, metrics
+from contracts.topics import CATALOGUE, messages_on, replay_topic, topics_read_by
+from services.runtime import audit, dead_letter_api, http_auth, logging_setup, metrics
 from services.runtime.config import Settings
 from services.runtime.consumer import Consumer
 from services.runtime.db import create_pool, migrate
@@ -98,13 +98,14 @@ class Service:
         self.scrape_hooks: list[metrics.ScrapeHook] = []
         self._tasks: list[asyncio.Task] = []
         self._accepting = False
-        self._subscribe(subscribe)
+        self._subscribe(sorted({*subscribe, replay_topic(name)}))   # + operators' replays of its dead letters
         self._document_publications()
         self.auth = TokenVerifier(AuthSettings())
         self.http = FastAPI(title=f"orderflow {name}", description=description, lifespan=self._lifespan)
         http_auth.install(self.http, verifier=self.auth, is_public=self.is_public, pool=lambda: self.pool)
         metrics.instrument_http(self.http)
         self._add_operational_routes()
+        self.http.include_router(dead_letter_api.router(self, settings.logical_topic))
 
     def is_public(self, path: str) -> bool:
         """Paths served without a token: health probes, and metrics unless ORDERFLOW_METRICS_PUBLIC=false."""
@@ -141,7 +142,7 @@ class Service:
     def _document_publications(self) -> None:
         """Declare the topics this service writes, with their message types, for AsyncAPI."""
         for spec in CATALOGUE.values():
-            if self.name in spec.writers and not spec.name.endswith(".dlq.v1"):
+            if self.name in spec.writers and not spec.name.endswith((".dlq.v1", ".replay.v1")):
                 kinds = ", ".join(m.TYPE for m in messages_on(spec.name)) or "-"
                 self.broker.publisher(self.settings.topic(spec.name), title=spec.name,
                                       description=f"{spec.description}. Types: {kinds}")
@@ -247,14 +248,6 @@ class Service:
         async def asyncapi() -> JSONResponse:
             spec = AsyncAPI(self.broker, title=f"orderflow {self.name}", version="1.0.0")
             return JSONResponse(spec.to_specification().to_jsonable())
-
-        @http.get("/dead-letters", tags=["operations"], dependencies=[requires(OPERATOR, AUDITOR)])
-        async def dead_letters(limit: int = Query(default=50, ge=1, le=1000)) -> list[dict[str, Any]]:
-            assert self.pool is not None
-            rows = await self.pool.fetch(
-                "SELECT id, topic, kafka_partition, kafka_offset, message_type, reason, raw_value, created_at"
-                " FROM dead_letters ORDER BY id DESC LIMIT $1", limit)
-            return [dict(r) for r in rows]
 
         @http.get("/audit", tags=["operations"], dependencies=[requires(AUDITOR, OPERATOR)])
         async def audit_log(order_id: str | None = Query(default=None, max_length=64),
