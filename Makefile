@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: up down test test-unit infra infra-down install status clean images lock k8s
+.PHONY: up down test test-unit infra infra-down install tools status clean images lock k8s
 
 # Python dependencies (re-installed when pyproject.toml changes).
 $(STAMP): pyproject.toml
@@ -26,6 +26,11 @@ infra-down:
 	-deploy/local/kafka.sh stop
 	-deploy/local/postgres.sh stop
 
+# Test tools that are not Python packages (into .local/tools, offline after the first run): promtool
+# from Debian's prometheus package, the AsyncAPI project's parser from npm (deploy/local/tools.sh).
+tools:
+	deploy/local/tools.sh all
+
 # Everything up, demo orders placed and shown; the stack stays running in the background.
 up: infra
 	$(PY) -m services.cli.main up
@@ -37,10 +42,10 @@ status: install
 	$(PY) -m services.cli.main status
 
 # The whole suite: unit, then end-to-end against real Kafka + PostgreSQL + service processes.
-test: infra
+test: infra tools
 	$(PY) -m pytest -q -rfE --durations=15
 
-test-unit: install
+test-unit: install tools
 	$(PY) -m pytest -q tests/unit
 
 clean: down
