@@ -29,7 +29,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from contracts.envelope import Envelope, Message, kafka_headers
 from contracts.topics import CATALOGUE
 from services.cli.client import resolve_token
-from services.cli.stack import SERVICES, Stack
+from services.cli.stack import EXPORTER, SERVICES, Stack
 from services.provisioning.kafka import (delete_environment_acls, delete_environment_groups, delete_topics,
                                          provision_kafka)
 from services.provisioning.postgres import drop_databases, provision_databases
@@ -227,6 +227,9 @@ def e2e() -> Iterator[E2E]:
         "ORDERFLOW_SIM_SUPPLIER_DELAY": "0.1",
         "ORDERFLOW_SIM_SUPPLIER_DELIVERY_DELAY": "0.5",
         "ORDERFLOW_SIM_PAYMENT_NEVER_PAY": "CUST-SLOW",
+        # The lag exporter polls every second and judges groups over 8 s, so a frozen consumer shows fast.
+        "ORDERFLOW_LAG_POLL_SECONDS": "1",
+        "ORDERFLOW_LAG_WINDOW_SECONDS": "8",
     }
     settings = Settings(topic_prefix=env["ORDERFLOW_TOPIC_PREFIX"], group_prefix=env["ORDERFLOW_GROUP_PREFIX"],
                         db_prefix=env["ORDERFLOW_DB_PREFIX"])
@@ -235,7 +238,7 @@ def e2e() -> Iterator[E2E]:
     assert not report.topics.problems, report.topics.problems
     asyncio.run(provision_databases(settings))
     dev_issuer.ensure_keys()             # the services verify tokens with its JWKS from start-up on
-    ports = {name: _free_port() for name in SERVICES}
+    ports = {name: _free_port() for name in (*SERVICES, EXPORTER)}
     stack = Stack(run_dir=ROOT / ".local" / "test-runs" / run_id, env=env, ports=ports)
     stack.start_all()
     try:
