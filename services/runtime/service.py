@@ -27,10 +27,10 @@ from fastapi.responses import JSONResponse
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
-from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from contracts.topics import CATALOGUE, messages_on, replay_topic, topics_read_by
+from contracts import asyncapi
+from contracts.topics import replay_topic, topics_read_by
 from services.runtime import audit, dead_letter_api, http_auth, logging_setup, metrics
 from services.runtime.config import Settings
 from services.runtime.consumer import Consumer
@@ -99,7 +99,6 @@ class Service:
         self._tasks: list[asyncio.Task] = []
         self._accepting = False
         self._subscribe(sorted({*subscribe, replay_topic(name)}))   # + operators' replays of its dead letters
-        self._document_publications()
         self.auth = TokenVerifier(AuthSettings())
         self.http = FastAPI(title=f"orderflow {name}", description=description, lifespan=self._lifespan)
         http_auth.install(self.http, verifier=self.auth, is_public=self.is_public, pool=lambda: self.pool)
@@ -139,13 +138,10 @@ class Service:
         async def on_records(body: list[bytes], msg: KafkaMessage) -> None:
             await self.consumer.process_batch(msg.raw_message)
 
-    def _document_publications(self) -> None:
-        """Declare the topics this service writes, with their message types, for AsyncAPI."""
-        for spec in CATALOGUE.values():
-            if self.name in spec.writers and not spec.name.endswith((".dlq.v1", ".replay.v1")):
-                kinds = ", ".join(m.TYPE for m in messages_on(spec.name)) or "-"
-                self.broker.publisher(self.settings.topic(spec.name), title=spec.name,
-                                      description=f"{spec.description}. Types: {kinds}")
+    def asyncapi_document(self) -> dict[str, Any]:
+        """This service's AsyncAPI document (contracts/asyncapi.py), for its environment's prefixes."""
+        return asyncapi.document(self.name, version=version_of(self.name), bootstrap=self.settings.kafka_bootstrap,
+                                 prefix=self.settings.topic_prefix, group_prefix=self.settings.group_prefix)
 
     def on_scrape(self, hook: metrics.ScrapeHook) -> metrics.ScrapeHook:
         """Register a department's own scrape-time gauges (read from its database at each /metrics)."""
@@ -246,8 +242,7 @@ class Service:
 
         @http.get("/asyncapi.json", tags=["operations"], dependencies=[requires(*ANY_ROLE)])
         async def asyncapi() -> JSONResponse:
-            spec = AsyncAPI(self.broker, title=f"orderflow {self.name}", version="1.0.0")
-            return JSONResponse(spec.to_specification().to_jsonable())
+            return JSONResponse(self.asyncapi_document())
 
         @http.get("/audit", tags=["operations"], dependencies=[requires(AUDITOR, OPERATOR)])
         async def audit_log(order_id: str | None = Query(default=None, max_length=64),
