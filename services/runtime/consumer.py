@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from contracts.envelope import DeadLetter, Envelope, Message, message_types
 from contracts.topics import CATALOGUE, dlq_topic, replay_topic, topics_read_by
-from services.runtime import dead_letters
+from services.runtime import dead_letters, tracing
 from services.runtime.logging_setup import log_context, trace_id_of
 from services.runtime.metrics import CONSUMED as MESSAGES, HANDLER_SECONDS
 from services.runtime.outbox import Tx, enqueue_raw
@@ -105,8 +105,9 @@ class Consumer:
         except ValidationError as exc:
             await self._dead_letter(conn, record, topic, None, f"not a valid message envelope: {_summary(exc)}")
             return None
-        with log_context(order_id=envelope.correlation_id, message_id=envelope.message_id,
-                         message_type=envelope.type, trace_id=trace_id_of(envelope.trace.get("traceparent"))):
+        with tracing.consuming(self.service, topic, record.headers, envelope.type), \
+                log_context(order_id=envelope.correlation_id, message_id=envelope.message_id,
+                            message_type=envelope.type, trace_id=trace_id_of(envelope.trace.get("traceparent"))):
             if topic == replay_topic(self.service):
                 original = self._replayed_as(envelope)
                 if original is None:

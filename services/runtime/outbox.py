@@ -18,6 +18,7 @@ import asyncpg
 
 from contracts.envelope import Envelope, Initiator, Message, kafka_headers
 from contracts.topics import CATALOGUE
+from services.runtime import tracing
 from services.runtime.metrics import OUTBOX_PUBLISHED
 
 if TYPE_CHECKING:
@@ -59,7 +60,9 @@ class Tx:
             correlation_id=correlation_id or (self.cause.correlation_id if self.cause else key),
             producer=self.service,
             causation_id=self.cause.message_id if self.cause else None,
-            trace=self.cause.trace if self.cause else self.trace,
+            # The span doing this work (a record's consumer span, an HTTP request's server span) is
+            # the parent of what is emitted; stored with the outbox row, used by the relay.
+            trace=tracing.current_trace() or (self.cause.trace if self.cause else self.trace),
             initiated_by=self.initiator,
         )
         await self.conn.execute(
@@ -162,13 +165,14 @@ class Relay:
         futures = []
         for row in rows:
             envelope = row["envelope"]
-            futures.append(await self._broker.publish(
-                json.dumps(envelope).encode(),
-                topic=self._settings.topic(row["topic"]),
-                key=row["message_key"].encode() if row["message_key"] else None,
-                headers=kafka_headers(envelope),
-                no_confirm=True,
-            ))
+            with tracing.stored_context(envelope.get("trace")):     # the emitting span is the parent
+                futures.append(await self._broker.publish(
+                    json.dumps(envelope).encode(),
+                    topic=self._settings.topic(row["topic"]),
+                    key=row["message_key"].encode() if row["message_key"] else None,
+                    headers=kafka_headers(envelope),
+                    no_confirm=True,
+                ))
         await asyncio.gather(*futures)
         await conn.execute(
             "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",

@@ -31,7 +31,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from contracts import asyncapi
 from contracts.topics import replay_topic, topics_read_by
-from services.runtime import audit, dead_letter_api, http_auth, logging_setup, metrics
+from services.runtime import audit, dead_letter_api, http_auth, logging_setup, metrics, tracing
 from services.runtime.config import Settings
 from services.runtime.consumer import Consumer
 from services.runtime.db import create_pool, migrate
@@ -66,6 +66,7 @@ async def _tolerant_parser(records: Any, parse: Callable[[Any], Awaitable[Any]])
 
 
 def make_broker(settings: Settings, **kwargs: Any) -> KafkaBroker:
+    tracing.setup(settings.service)          # before the broker: its telemetry middleware needs the provider
     return KafkaBroker(
         settings.kafka_bootstrap,
         security=faststream_security(settings),   # SASL_SSL + SCRAM by default: the broker enforces ACLs
@@ -75,7 +76,8 @@ def make_broker(settings: Settings, **kwargs: Any) -> KafkaBroker:
         linger_ms=5,
         allow_auto_create_topics=False,
         graceful_timeout=settings.shutdown_grace_seconds,
-        middlewares=[KafkaPrometheusMiddleware(registry=REGISTRY, app_name=settings.service)],
+        middlewares=[KafkaPrometheusMiddleware(registry=REGISTRY, app_name=settings.service),
+                     *tracing.broker_middlewares()],
         # FastStream's per-message "Received"/"Processed" lines: DEBUG, so off the hot path at INFO.
         logger=logging.getLogger("faststream"),
         log_level=logging.DEBUG,
@@ -103,6 +105,7 @@ class Service:
         self.http = FastAPI(title=f"orderflow {name}", description=description, lifespan=self._lifespan)
         http_auth.install(self.http, verifier=self.auth, is_public=self.is_public, pool=lambda: self.pool)
         metrics.instrument_http(self.http)
+        tracing.instrument_http(self.http)
         self._add_operational_routes()
         self.http.include_router(dead_letter_api.router(self, settings.logical_topic))
 
@@ -192,6 +195,7 @@ class Service:
         await self.broker.stop()
         if self.pool:
             await self.pool.close()
+        tracing.shutdown()                     # flush the last spans
         log.info("%s stopped", self.name)
 
     async def _run_job(self, name: str, seconds: float, job: PeriodicJob) -> None:

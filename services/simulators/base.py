@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import ValidationError
 
 from contracts.envelope import Envelope, Message, kafka_headers
-from services.runtime import logging_setup
+from services.runtime import logging_setup, tracing
 from services.runtime.config import Settings
 from services.runtime.service import make_broker
 from services.runtime.version import version_of
@@ -65,7 +65,7 @@ class Simulator:
 
     async def send(self, message: Message, cause: Envelope) -> None:
         envelope = Envelope.wrap(message, correlation_id=cause.correlation_id, producer=self.party,
-                                 causation_id=cause.message_id, trace=cause.trace)
+                                 causation_id=cause.message_id, trace=tracing.current_trace() or cause.trace)
         body = envelope.model_dump(mode="json")
         await self.broker.publish(json.dumps(body).encode(), topic=self.settings.topic(message.TOPIC),
                                   key=cause.correlation_id.encode(), headers=kafka_headers(body))

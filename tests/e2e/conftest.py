@@ -239,7 +239,9 @@ def e2e() -> Iterator[E2E]:
     asyncio.run(provision_databases(settings))
     dev_issuer.ensure_keys()             # the services verify tokens with its JWKS from start-up on
     ports = {name: _free_port() for name in (*SERVICES, EXPORTER)}
-    stack = Stack(run_dir=ROOT / ".local" / "test-runs" / run_id, env=env, ports=ports)
+    run_dir = ROOT / ".local" / "test-runs" / run_id
+    env["ORDERFLOW_TRACE_DIR"] = str(run_dir / "traces")     # every process writes its spans (test_tracing.py)
+    stack = Stack(run_dir=run_dir, env=env, ports=ports)
     stack.start_all()
     try:
         stack.wait_ready()
