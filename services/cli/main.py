@@ -133,9 +133,10 @@ def _check(value: object) -> str:
 
 
 @app.command()
-def status() -> None:
-    """Processes, health and infrastructure of the local stack. Exit 1 if anything is down."""
+def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Processes, health and infrastructure of the local stack. Exit 4 (unavailable) if anything is down."""
     st = stack()
+    report: dict[str, dict] = {}
     table = Table(title="orderflow stack", title_justify="left")
     for column in ("component", "process", "live", "ready", "database", "broker"):
         table.add_column(column, overflow="fold")
@@ -149,21 +150,28 @@ def status() -> None:
         ready, checks = st.ready(name) if live else (False, {})
         remote = st.urls.get(name)           # runs elsewhere: no local process to look for
         healthy &= bool((pid or remote) and live and ready)
+        report[name] = {"url": st.url(name), "pid": pid, "live": live, "ready": ready,
+                        "database": checks.get("database"), "broker": checks.get("broker")}
         table.add_row(f"{name} :{st.ports[name]}", remote or (f"pid {pid}" if pid else "[red]not running[/]"),
                       _check(live), _check(ready), _check(checks.get("database", "?") if live else "-"),
                       _check(checks.get("broker", "?") if live else "-"))
     for name in SIMULATORS if not st.urls else ():   # a remote stack's simulators and infra are not ours
         pid = st.pid(name)
         healthy &= bool(pid)
+        report[name] = {"pid": pid, "running": bool(pid)}
         table.add_row(f"{name} (simulator)", f"pid {pid}" if pid else "[red]not running[/]", "", "", "", "")
     for name in INFRA if not st.urls else ():
         rc = infra(name, "status", quiet=True)
         healthy &= rc == 0
         state = {0: "[green]running[/]", 1: "[red]running, not answering[/]"}.get(rc, "[red]stopped[/]")
+        report[name] = {"running": rc in (0, 1), "answering": rc == 0}
         table.add_row(name, state, "", "", "", "")
-    console.print(table)
+    if as_json:
+        client.print_json({"healthy": healthy, "components": report})
+    else:
+        console.print(table)
     if not healthy:
-        raise typer.Exit(1)
+        raise typer.Exit(exit_codes.UNAVAILABLE)
 
 
 # --- tokens and audit -----------------------------------------------------------------------
@@ -194,12 +202,16 @@ def token(user: str = typer.Option(..., "--user", "-u", help=f"Subject; dev user
 def audit(service: str = typer.Option("sales", "--service", "-s", help=f"One of {', '.join(SERVICES)}"),
           order: Optional[str] = typer.Option(None, "--order", help="Only requests about this order id."),
           subject: Optional[str] = typer.Option(None, "--user", help="Only this user's requests."),
-          limit: int = typer.Option(30, "--limit", min=1, max=1000)) -> None:
+          limit: int = typer.Option(30, "--limit", min=1, max=1000),
+          as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Who did what through a service's API (needs the auditor or operator role)."""
     if service not in SERVICES:
-        raise fail(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
+        raise fail(f"unknown service {service!r}; one of {', '.join(SERVICES)}", exit_codes.INVALID_INPUT)
     params = {k: v for k, v in {"order_id": order, "subject": subject, "limit": limit}.items() if v}
     entries = json_or_fail(call(service, "GET", "/audit", params=params), f"reading {service}'s audit log")
+    if as_json:
+        client.print_json(entries)
+        return
     table = Table(title=f"{service} audit: {len(entries)}", title_justify="left")
     for column in ("at", "user", "role", "from", "request", "status"):
         table.add_column(column, no_wrap=True)
@@ -251,9 +263,13 @@ def order_place(
 
 
 @order_app.command("show")
-def order_show(order_id: str = typer.Argument(..., help="Order id (UUID)")) -> None:
-    """Status, lines, totals and timeline of one order."""
+def order_show(order_id: str = typer.Argument(..., help="Order id (UUID)"),
+               as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Status, lines, totals and timeline of one order (exit 3 when there is no such order)."""
     order = client.get_order(order_id)
+    if as_json:
+        client.print_json(order)
+        return
     console.print(f"[bold]{order['order_number']}[/] {order['order_id']}  {status_text(order['status'])}",
                   highlight=False)
     if order.get("status_reason"):
@@ -275,9 +291,13 @@ def order_show(order_id: str = typer.Argument(..., help="Order id (UUID)")) -> N
 
 @order_app.command("list")
 def order_list(status: Optional[str] = typer.Option(None, "--status", help="e.g. completed, rejected"),
-               limit: int = typer.Option(20, "--limit", min=1, max=1000)) -> None:
+               limit: int = typer.Option(20, "--limit", min=1, max=1000),
+               as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """The newest orders (optionally with one status)."""
     orders = client.list_orders(status, limit)
+    if as_json:
+        client.print_json(orders)
+        return
     table = Table(title=f"orders{f' ({status})' if status else ''}: {len(orders)}", title_justify="left")
     for column, width in (("number", 9), ("order id", 36), ("customer", 9), ("status", 9), ("total", 7),
                           ("created", 19)):
@@ -309,9 +329,15 @@ def topics_create() -> None:
 
 
 @topics_app.command("list")
-def topics_list() -> None:
+def topics_list(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """The topic catalogue."""
     prefix = Settings().topic_prefix
+    if as_json:
+        client.print_json([{"topic": prefix + spec.name, "catalogue_name": spec.name, "partitions": spec.partitions,
+                            "owner": spec.owner, "writers": sorted(spec.writers), "readers": sorted(spec.readers),
+                            "retention_ms": spec.retention_ms, "description": spec.description}
+                           for spec in CATALOGUE.values()])
+        return
     table = Table(title=f"topic catalogue{f' (prefix {prefix!r})' if prefix else ''}", title_justify="left")
     for column in ("topic", "partitions", "owner", "writers", "retention", "description"):
         table.add_column(column, justify="right" if column == "partitions" else "left",

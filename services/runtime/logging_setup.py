@@ -94,3 +94,4 @@ def setup(service: str, level: str | None = None, kind: str | None = None) -> No
         lib.handlers.clear()
         lib.propagate = True
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    logging.captureWarnings(True)            # Python warnings as JSON lines too, not loose stderr text
