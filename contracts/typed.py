@@ -12,10 +12,11 @@ from pydantic import Field, TypeAdapter, create_model
 
 from contracts.envelope import Envelope, Message, message_types
 
-KEY_RULE = ("The record key is the envelope's correlation_id as UTF-8: the order id for every order-scoped "
-            "message, so one order's messages stay on one partition and in order; for a message about something "
-            "else, its business key (an intake rejection: the sender's external_ref; a stock warning: the SKU). "
-            "Dead letters keep the original record's key.")
+KEY_RULE = ("The record key (UTF-8) is the business key whose messages must stay in order, on one partition: "
+            "the order id for every order-scoped message (then equal to the envelope's correlation_id); for "
+            "stock-scoped messages without an order (stock warnings, replenishment purchases and their goods "
+            "receipts) the SKU; for requests to suppliers the purchase order id; for an intake rejection the "
+            "sender's external_ref. Dead letters and replays keep the original record's key.")
 
 
 def model_name(type_name: str) -> str:

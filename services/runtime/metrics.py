@@ -93,4 +93,4 @@ async def refresh(service: "Service") -> None:
         for hook in service.scrape_hooks:
             await hook(pool)
     except Exception as exc:  # noqa: BLE001 - metrics must not fail because the database is down
-        log.debug("scrape-time metrics not refreshed: %s", exc)
+        log.warning("scrape-time metrics not refreshed: %s: %s", type(exc).__name__, exc)
