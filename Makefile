@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: up down test test-unit test-multi-host infra infra-down install netns-tools status clean images lock k8s bench bench-quick
+.PHONY: up down test test-unit test-multi-host infra infra-down install tools netns-tools status clean images lock k8s bench bench-quick
 
 # Python dependencies (re-installed when pyproject.toml changes).
 $(STAMP): pyproject.toml
@@ -26,6 +26,11 @@ infra-down:
 	-deploy/local/kafka.sh stop
 	-deploy/local/postgres.sh stop
 
+# Test tools that are not Python packages (into .local/tools, offline after the first run): promtool
+# from Debian's prometheus package, the AsyncAPI project's parser from npm (deploy/local/tools.sh).
+tools:
+	deploy/local/tools.sh all
+
 # Everything up, demo orders placed and shown; the stack stays running in the background.
 up: infra
 	$(PY) -m services.cli.main up
@@ -44,14 +49,14 @@ netns-tools:
 
 # The whole suite: unit, then end-to-end against real Kafka + PostgreSQL + service processes
 # (including the multi-host run, tests/e2e/test_multi_host.py).
-test: infra netns-tools
+test: infra tools netns-tools
 	$(PY) -m pytest -q -rfEs --durations=15
 
 # Only the multi-host run: every component on its own network-namespace host, a department cut off.
 test-multi-host: install netns-tools
 	$(PY) -m pytest -q -rfEs -s tests/e2e/test_multi_host.py
 
-test-unit: install
+test-unit: install tools
 	$(PY) -m pytest -q tests/unit
 
 clean: down

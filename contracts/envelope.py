@@ -60,6 +60,18 @@ class Initiator(BaseModel):
     role: str = Field(description="The role the request was made in, e.g. 'sales_manager'")
 
 
+class ReplayOf(BaseModel):
+    """Set on a dead letter replayed by an operator: which dead letter, and the topic the record
+    counts as (it travels on `<service>.replay.v1`, see contracts/topics.py)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    service: str = Field(description="The service whose dead letter this is (and the only reader of the replay topic)")
+    dead_letter_id: int = Field(description="The dead letter's id in that service (GET /dead-letters/{id})")
+    original_topic: str = Field(description="Catalogue name of the topic the record was first consumed from")
+    original_message_id: str | None = Field(default=None, description="message_id of the dead-lettered record")
+
+
 class Envelope(BaseModel):
     """What travels on the wire. `payload` stays a dict here; `decode()` validates it."""
 
@@ -76,6 +88,8 @@ class Envelope(BaseModel):
     initiated_by: Initiator | None = Field(
         default=None, description="Who asked: set on messages emitted by an HTTP request and carried on to the "
                                   "messages they cause; absent for timers and external parties")
+    replay_of: ReplayOf | None = Field(
+        default=None, description="Only on a replayed dead letter: which one, and the topic it counts as")
     payload: dict[str, Any]
 
     @classmethod
@@ -117,6 +131,10 @@ def kafka_headers(envelope: dict[str, Any]) -> dict[str, str]:
         if envelope.get(name) is not None:
             headers[name] = str(envelope[name])
     headers.update(envelope.get("trace") or {})
+    replay = envelope.get("replay_of")
+    if replay:
+        headers["replay-of"] = f"{replay['service']}/{replay['dead_letter_id']}"
+        headers["original-topic"] = replay["original_topic"]
     return headers
 
 
@@ -134,3 +152,5 @@ class DeadLetter(BaseModel):
     original_value: str | None = Field(default=None, description="The record value as text, when it is valid UTF-8")
     original_value_base64: str | None = Field(default=None, description="The record value, when it is not text")
     message_type: str | None = None
+    replay_of_dead_letter: int | None = Field(
+        default=None, description="When a replayed dead letter failed again: the id of the dead letter it replayed")

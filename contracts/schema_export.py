@@ -15,24 +15,37 @@ from pathlib import Path
 from typing import Any
 
 import contracts  # noqa: F401  (registers every message type)
-from contracts.envelope import DeadLetter, Envelope, message_types
+from contracts.envelope import DeadLetter, message_types
+from contracts.headers import headers_schema
+from contracts.typed import any_envelope_schema
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 ENVELOPE = "envelope"
 DEADLETTER = "deadletter"
+HEADERS = "headers"
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+ID_BASE = "urn:orderflow:schema:"        # `$id` of contracts/schemas/<name>.json is urn:orderflow:schema:<name>
 
 V2_REMINDER = ("a breaking change needs a new topic version (e.g. '<dept>.events.v2' with a new message type), "
                "not an edit of a published v1 contract")
 
 
+def identified(name: str, schema: dict) -> dict:
+    """The schema with its `$schema` dialect and `$id` first, so every file stands on its own."""
+    return {"$schema": DIALECT, "$id": f"{ID_BASE}{name}", **schema}
+
+
 def current_schemas() -> dict[str, dict]:
-    """JSON Schema of every registered message type, by type name."""
-    return {name: model.model_json_schema() for name, model in sorted(message_types().items())}
+    """JSON Schema of every registered message type (its payload), by type name."""
+    return {name: identified(name, model.model_json_schema()) for name, model in sorted(message_types().items())}
 
 
 def all_schemas() -> dict[str, dict]:
-    """Everything that is snapshotted: the message types plus the envelope and the dead letter."""
-    return {**current_schemas(), ENVELOPE: Envelope.model_json_schema(), DEADLETTER: DeadLetter.model_json_schema()}
+    """Everything that is snapshotted: the message types, the envelope (every record value: the payload
+    a discriminated union on `type`), the Kafka headers and the dead letter (DLQ record value)."""
+    return {**current_schemas(), ENVELOPE: identified(ENVELOPE, any_envelope_schema()),
+            HEADERS: identified(HEADERS, headers_schema()),
+            DEADLETTER: identified(DEADLETTER, DeadLetter.model_json_schema())}
 
 
 def dumps(schema: dict) -> str:
@@ -130,6 +143,15 @@ def _first(node: dict, json_type: str) -> dict | None:
     return next((v for v in _variants(node) if json_type in _node_types(v)), None)
 
 
+_ANNOTATIONS = {"title", "description", "type", "additionalProperties", "default", "examples"}
+
+
+def _unconstrained(node: dict) -> bool:
+    """An object schema that allows any content: no properties, no required, extra properties allowed."""
+    return (set(node) <= _ANNOTATIONS and node.get("type") == "object"
+            and node.get("additionalProperties", True) is True)
+
+
 def _compare(old: dict, new: dict, path: str, problems: list[str]) -> None:
     where = path or "<root>"
     old_types, new_types = _types(old), _types(new)
@@ -143,6 +165,11 @@ def _compare(old: dict, new: dict, path: str, problems: list[str]) -> None:
             problems.append(f"enum value(s) {', '.join(removed)} removed from {where!r}")
 
     old_obj, new_obj = _first(old, "object"), _first(new, "object")
+    if old_obj is not None and _unconstrained(old_obj):
+        # The old schema promised nothing about this object's content (e.g. the envelope's `payload`
+        # before it was published as a union per `type`): describing it now breaks no reader, and the
+        # only writers always sent what the description now says.
+        return
     if old_obj is not None and new_obj is not None:
         old_props, new_props = old_obj.get("properties", {}), new_obj.get("properties", {})
         prefix = f"{path}." if path else ""

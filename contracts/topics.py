@@ -53,6 +53,14 @@ def _dept_topics(dept: str, commands_from: set[str], events_read_by: set[str]) -
         TopicSpec(f"{dept}.dlq.v1", owner=dept, writers=frozenset({dept}), partitions=3,
                   retention_ms=30 * DAY_MS,
                   description=f"Messages {dept} could not process, with the reason and original coordinates"),
+        # Dead letters an operator replays come back here, not on the original topic: {dept} may not
+        # write its command topic or other departments' events (the ACLs say so), and a replay must
+        # not need anyone else's credentials. The consumer treats a record here as one of the topic
+        # named in its envelope's `replay_of` (which must be a topic {dept} reads).
+        TopicSpec(f"{dept}.replay.v1", owner=dept, writers=frozenset({dept}), readers=frozenset({dept}),
+                  partitions=3, retention_ms=7 * DAY_MS,
+                  description=f"Dead letters of {dept} replayed by an operator (original key, new message id, "
+                              f"`replay_of` naming the dead letter and the original topic); read only by {dept}"),
     ]
 
 
@@ -130,6 +138,10 @@ def principals() -> list[str]:
 
 def dlq_topic(service: str) -> str:
     return f"{service}.dlq.v1"
+
+
+def replay_topic(service: str) -> str:
+    return f"{service}.replay.v1"
 
 
 def validate_catalogue() -> list[str]:

@@ -13,7 +13,8 @@ What is generated, and from what:
   image tag and label; `base/postgres/generated.yaml`: its PostgreSQL (StatefulSet + Service).
 - `simulators/generated.yaml`: the external-party simulators (development overlays only).
 - `base/monitoring/generated.yaml`: a `PrometheusRule` holding every rule group of
-  `deploy/observability/rules/*.yml` (the same files the compose Prometheus loads).
+  `deploy/observability/rules/*.yml` (the same files the compose Prometheus loads);
+  `base/monitoring/lag-exporter.generated.yaml`: the lag exporter (CLI image, principal `monitor`).
 """
 
 from __future__ import annotations
@@ -100,17 +101,21 @@ def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
             "failureThreshold": failures}
 
 
-def component(name: str, kind: str, module: str, *, database: bool) -> list[dict[str, Any]]:
-    """ConfigMap, Deployment, Service, PodDisruptionBudget, ServiceMonitor of one component."""
-    version = version_of(name)
+def component(name: str, kind: str, module: str, *, database: bool, image: str | None = None,
+              principal: str | None = None, extra_settings: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """ConfigMap, Deployment, Service, PodDisruptionBudget, ServiceMonitor of one component (its own
+    image and Kafka principal unless given: the lag exporter runs from the CLI image as `monitor`)."""
+    version = version_of("cli" if image == "cli" else name)
     labels = _labels(name, kind)
     selector = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "orderflow"}
+    principal = principal or name
     settings = {
-        "ORDERFLOW_KAFKA_USERNAME": name,
+        "ORDERFLOW_KAFKA_USERNAME": principal,
         "ORDERFLOW_KAFKA_PASSWORD_FILE": f"{SECRETS}/kafka/password",
+        **(extra_settings or {}),
     }
     volumes: list[dict[str, Any]] = [
-        {"name": "kafka-user", "secret": {"secretName": name, "items": [{"key": "password", "path": "password"}]}},
+        {"name": "kafka-user", "secret": {"secretName": principal, "items": [{"key": "password", "path": "password"}]}},
         {"name": "kafka-ca", "secret": {"secretName": f"{CLUSTER}-cluster-ca-cert",
                                         "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
         {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
@@ -127,7 +132,7 @@ def component(name: str, kind: str, module: str, *, database: bool) -> list[dict
         mounts.append({"name": "db", "mountPath": f"{SECRETS}/postgres", "readOnly": True})
     container = {
         "name": name,
-        "image": f"orderflow-{name}:{version}",
+        "image": f"orderflow-{image or name}:{version}",
         "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
         "envFrom": [{"configMapRef": {"name": "orderflow-common"}}, {"configMapRef": {"name": f"orderflow-{name}"}}],
         # Start-up applies migrations and joins the consumer group: up to 5 minutes before liveness counts.
@@ -138,6 +143,8 @@ def component(name: str, kind: str, module: str, *, database: bool) -> list[dict
         "securityContext": _container_security(),
         "volumeMounts": mounts,
     }
+    if image == "cli":                     # the CLI image's entry point is the CLI: run the module instead
+        container["command"] = ["python", "-m", module]
     return [
         {"apiVersion": "v1", "kind": "ConfigMap",
          "metadata": {"name": f"orderflow-{name}", "labels": labels}, "data": settings},
@@ -183,6 +190,13 @@ def departments() -> list[dict[str, Any]]:
 def simulators() -> list[dict[str, Any]]:
     return [doc for party in EXTERNAL_PARTIES
             for doc in component(party, "simulator", f"services.simulators.{party}", database=False)]
+
+
+def lag_exporter() -> list[dict[str, Any]]:
+    """Consumer lag and group status for every orderflow group, as `monitor` (services/lag_exporter)."""
+    return component("lag-exporter", "monitoring", "services.lag_exporter", database=False, image="cli",
+                     principal="monitor", extra_settings={"ORDERFLOW_LAG_POLL_SECONDS": "10",
+                                                          "ORDERFLOW_LAG_WINDOW_SECONDS": "120"})
 
 
 # --- PostgreSQL: one server per department --------------------------------------------------------
@@ -287,6 +301,8 @@ def outputs() -> dict[Path, tuple[str, list[dict[str, Any]]]]:
         K8S / "simulators/generated.yaml": (
             "contracts/topics.py EXTERNAL_PARTIES and services/simulators/__init__.py __version__", simulators()),
         K8S / "base/monitoring/generated.yaml": ("deploy/observability/rules/*.yml", prometheus_rule()),
+        K8S / "base/monitoring/lag-exporter.generated.yaml": (
+            "services/lag_exporter and services/cli/__init__.py __version__", lag_exporter()),
     }
 
 

@@ -4,6 +4,7 @@ of tracebacks, 422 field errors, order timelines. Every request carries the CLI'
 from __future__ import annotations
 
 import functools
+import json
 import getpass
 import os
 import sys
@@ -18,6 +19,7 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.table import Table
 
+from services.cli import exit_codes
 from services.runtime import dev_issuer
 from services.runtime.config import DEFAULT_HTTP_PORTS
 
@@ -29,10 +31,15 @@ FINAL = ("completed", "rejected", "cancelled")
 STATUS_STYLE = {"completed": "green", "rejected": "red", "cancelled": "yellow"}
 
 
-def fail(message: str) -> typer.Exit:
-    """Print an error and return the Exit to raise: `raise fail("...")`."""
+def fail(message: str, code: int = exit_codes.FAILED) -> typer.Exit:
+    """Print an error and return the Exit to raise: `raise fail("...", exit_codes.NOT_FOUND)`."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(1)
+    return typer.Exit(code)
+
+
+def print_json(data: Any) -> None:
+    """Machine-readable output (`--json`): plain JSON on stdout, nothing else."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
 
 
 def port(service: str) -> int:
@@ -137,11 +144,11 @@ def call(service: str, method: str, path: str, timeout: float = 5.0, **kwargs: A
     try:
         return httpx.request(method, url(service) + path, timeout=timeout, **kwargs)
     except httpx.ConnectError:
-        raise fail(f"{service} is not running on {url(service)} (try `orderflow up`)") from None
+        raise fail(f"{service} is not running on {url(service)} (try `orderflow up`)", exit_codes.UNAVAILABLE) from None
     except httpx.TimeoutException:
-        raise fail(f"{service} did not answer {method} {path} within {timeout:g}s") from None
+        raise fail(f"{service} did not answer {method} {path} within {timeout:g}s", exit_codes.UNAVAILABLE) from None
     except httpx.HTTPError as exc:
-        raise fail(f"{service}: {method} {path} failed: {exc or type(exc).__name__}") from None
+        raise fail(f"{service}: {method} {path} failed: {exc or type(exc).__name__}", exit_codes.UNAVAILABLE) from None
 
 
 def json_or_fail(response: httpx.Response, what: str) -> Any:
@@ -151,7 +158,18 @@ def json_or_fail(response: httpx.Response, what: str) -> Any:
         detail = response.json().get("detail", response.text)
     except ValueError:
         detail = response.text
-    raise fail(f"{what}: HTTP {response.status_code}: {detail}")
+    raise fail(f"{what}: HTTP {response.status_code}: {detail}", status_exit_code(response.status_code))
+
+
+def status_exit_code(status: int) -> int:
+    """An HTTP error status as the CLI's exit code."""
+    if status == 404:
+        return exit_codes.NOT_FOUND
+    if status in (400, 409, 422):
+        return exit_codes.INVALID_INPUT
+    if status in (502, 503, 504):
+        return exit_codes.UNAVAILABLE
+    return exit_codes.FAILED
 
 
 def validation_errors(response: httpx.Response) -> list[str]:
@@ -176,14 +194,14 @@ def place_order(body: dict[str, Any]) -> dict[str, Any]:
         err_console.print("[bold red]order rejected by intake:[/]")
         for line in validation_errors(response):
             err_console.print(f"  • {line}", highlight=False)
-        raise typer.Exit(1)
+        raise typer.Exit(exit_codes.INVALID_INPUT)
     return json_or_fail(response, "placing the order")
 
 
 def get_order(order_id: str) -> dict[str, Any]:
     response = call("sales", "GET", f"/orders/{order_id}")
     if response.status_code in (404, 422):
-        raise fail(f"no order {order_id!r}")
+        raise fail(f"no order {order_id!r}", exit_codes.NOT_FOUND)
     return json_or_fail(response, f"reading order {order_id}")
 
 
@@ -196,7 +214,7 @@ def list_orders(status: str | None = None, limit: int = 100, **filters: Any) -> 
         params["status"] = status
     response = call("sales", "GET", "/orders", params=params)
     if response.status_code == 422:
-        raise fail("; ".join(validation_errors(response)))
+        raise fail("; ".join(validation_errors(response)), exit_codes.INVALID_INPUT)
     last_cursor = response.headers.get("x-next-cursor")
     return json_or_fail(response, "listing orders")
 

@@ -15,11 +15,12 @@ import typer
 from rich.table import Table
 
 from contracts.topics import CATALOGUE
-from services.cli import client, demo, lag as lag_mod
+from services.cli import client, demo, exit_codes, lag as lag_mod
+from services.cli.dlq import dlq_app
 from services.cli.client import call, console, err_console, fail, json_or_fail, status_text
 from services.cli.provisioning import acl_app, provision as provision_environment
 from services.cli.risk import risk_app
-from services.cli.stack import SERVICES, SIMULATORS, Stack
+from services.cli.stack import EXPORTER, SERVICES, SIMULATORS, Stack
 from services.runtime import dev_issuer, roles
 from services.runtime.config import Settings
 from services.runtime.tokens import AuthSettings
@@ -32,7 +33,6 @@ app = typer.Typer(help="Operate the local orderflow stack.", no_args_is_help=Tru
 app.callback()(client.address_options)     # --<service>-url / ORDERFLOW_<SERVICE>_URL: remote services
 order_app = typer.Typer(help="Place, show and list orders (sales HTTP API).", no_args_is_help=True)
 topics_app = typer.Typer(help="The topic catalogue.", no_args_is_help=True)
-dlq_app = typer.Typer(help="Dead letters recorded by the services.", no_args_is_help=True)
 app.add_typer(order_app, name="order")
 app.add_typer(topics_app, name="topics")
 app.add_typer(dlq_app, name="dlq")
@@ -99,7 +99,7 @@ def up(run_demo: bool = typer.Option(True, "--demo/--no-demo", help="Place demo 
     ensure_dev_issuer()
     console.rule("services")
     st = stack()
-    for name in (*SERVICES, *SIMULATORS):
+    for name in (*SERVICES, *SIMULATORS, EXPORTER):
         already = st.pid(name)
         pid = st.start(name)
         console.print(f"  {name}: {'already running' if already else 'started'} (pid {pid})")
@@ -116,7 +116,7 @@ def down(keep_infra: bool = typer.Option(False, "--keep-infra", help="Stop only 
     """Stop the services and simulators, then Kafka and PostgreSQL."""
     st = stack()
     with console.status("stopping services…"):
-        for name in (*SIMULATORS, *reversed(SERVICES)):
+        for name in (EXPORTER, *SIMULATORS, *reversed(SERVICES)):
             console.print(f"  {name}: {'stopped' if st.stop(name) else 'was not running'}")
     if keep_infra:
         return
@@ -138,9 +138,10 @@ def _check(value: object) -> str:
 
 
 @app.command()
-def status() -> None:
-    """Processes, health and infrastructure of the local stack. Exit 1 if anything is down."""
+def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Processes, health and infrastructure of the local stack. Exit 4 (unavailable) if anything is down."""
     st = stack()
+    report: dict[str, dict] = {}
     table = Table(title="orderflow stack", title_justify="left")
     for column in ("component", "process", "live", "ready", "database", "broker"):
         table.add_column(column, overflow="fold")
@@ -154,21 +155,28 @@ def status() -> None:
         ready, checks = st.ready(name) if live else (False, {})
         remote = st.urls.get(name)           # runs elsewhere: no local process to look for
         healthy &= bool((pid or remote) and live and ready)
+        report[name] = {"url": st.url(name), "pid": pid, "live": live, "ready": ready,
+                        "database": checks.get("database"), "broker": checks.get("broker")}
         table.add_row(f"{name} :{st.ports[name]}", remote or (f"pid {pid}" if pid else "[red]not running[/]"),
                       _check(live), _check(ready), _check(checks.get("database", "?") if live else "-"),
                       _check(checks.get("broker", "?") if live else "-"))
     for name in SIMULATORS if not st.urls else ():   # a remote stack's simulators and infra are not ours
         pid = st.pid(name)
         healthy &= bool(pid)
+        report[name] = {"pid": pid, "running": bool(pid)}
         table.add_row(f"{name} (simulator)", f"pid {pid}" if pid else "[red]not running[/]", "", "", "", "")
     for name in INFRA if not st.urls else ():
         rc = infra(name, "status", quiet=True)
         healthy &= rc == 0
         state = {0: "[green]running[/]", 1: "[red]running, not answering[/]"}.get(rc, "[red]stopped[/]")
+        report[name] = {"running": rc in (0, 1), "answering": rc == 0}
         table.add_row(name, state, "", "", "", "")
-    console.print(table)
+    if as_json:
+        client.print_json({"healthy": healthy, "components": report})
+    else:
+        console.print(table)
     if not healthy:
-        raise typer.Exit(1)
+        raise typer.Exit(exit_codes.UNAVAILABLE)
 
 
 # --- tokens and audit -----------------------------------------------------------------------
@@ -199,12 +207,16 @@ def token(user: str = typer.Option(..., "--user", "-u", help=f"Subject; dev user
 def audit(service: str = typer.Option("sales", "--service", "-s", help=f"One of {', '.join(SERVICES)}"),
           order: Optional[str] = typer.Option(None, "--order", help="Only requests about this order id."),
           subject: Optional[str] = typer.Option(None, "--user", help="Only this user's requests."),
-          limit: int = typer.Option(30, "--limit", min=1, max=1000)) -> None:
+          limit: int = typer.Option(30, "--limit", min=1, max=1000),
+          as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Who did what through a service's API (needs the auditor or operator role)."""
     if service not in SERVICES:
-        raise fail(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
+        raise fail(f"unknown service {service!r}; one of {', '.join(SERVICES)}", exit_codes.INVALID_INPUT)
     params = {k: v for k, v in {"order_id": order, "subject": subject, "limit": limit}.items() if v}
     entries = json_or_fail(call(service, "GET", "/audit", params=params), f"reading {service}'s audit log")
+    if as_json:
+        client.print_json(entries)
+        return
     table = Table(title=f"{service} audit: {len(entries)}", title_justify="left")
     for column in ("at", "user", "role", "from", "request", "status"):
         table.add_column(column, no_wrap=True)
@@ -256,9 +268,13 @@ def order_place(
 
 
 @order_app.command("show")
-def order_show(order_id: str = typer.Argument(..., help="Order id (UUID) or number (SO-000123)")) -> None:
-    """Status, lines, totals and timeline of one order."""
+def order_show(order_id: str = typer.Argument(..., help="Order id (UUID) or number (SO-000123)"),
+               as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Status, lines, totals and timeline of one order (exit 3 when there is no such order)."""
     order = client.get_order(order_id)
+    if as_json:
+        client.print_json(order)
+        return
     console.print(f"[bold]{order['order_number']}[/] {order['order_id']}  {status_text(order['status'])}",
                   highlight=False)
     if order.get("status_reason"):
@@ -286,10 +302,14 @@ def order_list(status: Optional[str] = typer.Option(None, "--status", help="e.g.
                number: Optional[str] = typer.Option(None, "--number", help="Order number, e.g. SO-000123"),
                external_ref: Optional[str] = typer.Option(None, "--external-ref", help="The caller's reference"),
                cursor: Optional[str] = typer.Option(None, "--cursor", help="Next page (printed under a full page)"),
-               limit: int = typer.Option(20, "--limit", min=1, max=1000)) -> None:
+               limit: int = typer.Option(20, "--limit", min=1, max=1000),
+               as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Find orders, newest first (filters combine)."""
     orders = client.list_orders(status, limit, customer_id=customer, created_from=created_from,
                                 created_to=created_to, order_number=number, external_ref=external_ref, cursor=cursor)
+    if as_json:
+        client.print_json(orders)
+        return
     table = Table(title=f"orders{f' ({status})' if status else ''}: {len(orders)}", title_justify="left")
     for column, width in (("number", 9), ("order id", 36), ("customer", 9), ("status", 9), ("total", 7),
                           ("created", 19)):
@@ -422,9 +442,15 @@ def topics_create() -> None:
 
 
 @topics_app.command("list")
-def topics_list() -> None:
+def topics_list(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """The topic catalogue."""
     prefix = Settings().topic_prefix
+    if as_json:
+        client.print_json([{"topic": prefix + spec.name, "catalogue_name": spec.name, "partitions": spec.partitions,
+                            "owner": spec.owner, "writers": sorted(spec.writers), "readers": sorted(spec.readers),
+                            "retention_ms": spec.retention_ms, "description": spec.description}
+                           for spec in CATALOGUE.values()])
+        return
     table = Table(title=f"topic catalogue{f' (prefix {prefix!r})' if prefix else ''}", title_justify="left")
     for column in ("topic", "partitions", "owner", "writers", "retention", "description"):
         table.add_column(column, justify="right" if column == "partitions" else "left",
@@ -438,53 +464,52 @@ def topics_list() -> None:
 @app.command()
 def lag(group: Optional[str] = typer.Option(None, "--group", "-g", help="Only this consumer group."),
         all_groups: bool = typer.Option(False, "--all", help="All groups on the cluster, not only orderflow's."),
-        lagging: bool = typer.Option(False, "--lagging", help="Only partitions with lag (totals always shown).")
+        lagging: bool = typer.Option(False, "--lagging", help="Only partitions with lag (totals always shown)."),
+        as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+        watch: bool = typer.Option(False, "--watch", "-w", help="Poll until interrupted: adds lag in seconds and "
+                                                                 "each group's status (OK/WARNING/STALLED/STOPPED)."),
+        interval: float = typer.Option(5.0, "--interval", min=0.2, help="Seconds between polls with --watch."),
+        window: float = typer.Option(60.0, "--window", min=1.0, help="Status window in seconds with --watch."),
+        count: Optional[int] = typer.Option(None, "--count", min=1, help="Stop --watch after this many polls."),
+        max_lag: Optional[int] = typer.Option(None, "--max-lag", min=0,
+                                              help="Exit 5 when a group's lag exceeds this many messages."),
+        max_lag_seconds: Optional[float] = typer.Option(None, "--max-lag-seconds", min=0,
+                                                        help="With --watch: exit 5 when a group's lag exceeds this."),
+        fail_on_status: bool = typer.Option(False, "--fail-unless-ok",
+                                            help="With --watch: exit 5 when a group is not OK."),
         ) -> None:
-    """Consumer lag per group, topic and partition."""
+    """Consumer lag per group, topic and partition (as the `monitor` principal). Exit codes: 3 no such
+    group, 4 Kafka unavailable, 5 over a threshold (--max-lag, --max-lag-seconds, --fail-unless-ok)."""
+    settings = Settings()
+    problems: list[str] = []
+
+    def show(snapshot, reports) -> bool:
+        nonlocal problems
+        problems = lag_mod.over_threshold(snapshot, reports if watch else None, max_lag, max_lag_seconds,
+                                          fail_on_status)
+        if as_json:
+            client.print_json(lag_mod.as_json(snapshot, reports if watch else None))
+        elif not snapshot.partitions:
+            console.print(f"no committed offsets for {group or 'the orderflow consumer groups'}")
+        else:
+            console.print(lag_mod.lag_table(snapshot, reports if watch else None, show_zero=not lagging))
+        return True
+
     try:
-        rows = lag_mod.run(group, all_groups)
+        if watch:
+            try:
+                asyncio.run(lag_mod.watch(settings, group, all_groups, interval, window, show, count))
+            except KeyboardInterrupt:
+                pass
+        else:
+            show(lag_mod.run(group, all_groups), None)
     except LookupError as exc:
-        raise fail(str(exc)) from None
+        raise fail(str(exc), exit_codes.NOT_FOUND) from None
     except Exception as exc:  # noqa: BLE001 - Kafka unreachable etc.
-        raise fail(f"reading consumer offsets from {Settings().kafka_bootstrap} failed: "
-                   f"{exc or type(exc).__name__} (is Kafka running? try `orderflow up`)") from None
-    if not rows:
-        console.print(f"no committed offsets for {group or 'the orderflow consumer groups'}")
-        return
-    console.print(lag_mod.lag_table(rows, show_zero=not lagging))
-
-
-@dlq_app.command("list")
-def dlq_list(service: Optional[str] = typer.Option(None, "--service", "-s", help="Only this service."),
-             limit: int = typer.Option(20, "--limit", min=1, max=1000)) -> None:
-    """Dead letters of every service (newest first)."""
-    if service and service not in SERVICES:
-        raise fail(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
-    letters, unreachable = [], []
-    for name in [service] if service else SERVICES:
-        try:
-            letters += [{**item, "service": name} for item in
-                        json_or_fail(call(name, "GET", "/dead-letters", params={"limit": limit}), name)]
-        except typer.Exit:
-            if service:
-                raise
-            unreachable.append(name)
-    if unreachable and len(unreachable) == len([service] if service else SERVICES):
-        raise typer.Exit(1)
-    letters.sort(key=lambda item: str(item.get("created_at")), reverse=True)
-    table = Table(title=f"dead letters: {len(letters[:limit])}", title_justify="left")
-    for column in ("id", "service", "topic/partition@offset", "type", "created_at"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("reason", overflow="fold", min_width=16)
-    for item in letters[:limit]:
-        reason = str(item.get("reason") or "")
-        table.add_row(str(item["id"]), item["service"],
-                      f"{item.get('topic')}/{item.get('kafka_partition')}@{item.get('kafka_offset')}",
-                      str(item.get("message_type") or "?"), str(item.get("created_at"))[:19].replace("T", " "),
-                      reason if len(reason) <= 120 else reason[:119] + "…")
-    console.print(table)
-    if unreachable:
-        raise typer.Exit(1)
+        raise fail(f"reading consumer offsets from {settings.kafka_bootstrap} failed: "
+                   f"{exc or type(exc).__name__} (is Kafka running? try `orderflow up`)", exit_codes.UNAVAILABLE) from None
+    if problems:
+        raise fail("over threshold: " + "; ".join(problems), exit_codes.OVER_THRESHOLD)
 
 
 @app.command()

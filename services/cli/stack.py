@@ -20,7 +20,10 @@ from services.runtime.config import DEFAULT_HTTP_PORTS
 
 SERVICES = ("sales", "procurement", "warehouse", "logistics", "finance")
 SIMULATORS = ("carrier", "payments", "supplier", "notifier")
-MODULES = {**{s: f"services.{s}" for s in SERVICES}, **{s: f"services.simulators.{s}" for s in SIMULATORS}}
+EXPORTER = "lag_exporter"            # watches every consumer group as `monitor` (services/lag_exporter)
+EXPORTER_PORT = 8086
+MODULES = {**{s: f"services.{s}" for s in SERVICES}, **{s: f"services.simulators.{s}" for s in SIMULATORS},
+           EXPORTER: "services.lag_exporter"}
 
 
 @dataclass
@@ -64,14 +67,19 @@ class Stack:
         env = {**os.environ, **self.env}
         if name in SERVICES:
             env[f"ORDERFLOW_{name.upper()}_PORT"] = str(self.ports[name])
+        if name == EXPORTER:
+            env["ORDERFLOW_LAG_EXPORTER_PORT"] = str(self.exporter_port())
         log = self.log_file(name).open("ab")
         process = subprocess.Popen([sys.executable, "-m", MODULES[name]], env=env, stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
         self._pid_file(name).write_text(str(process.pid))
         return process.pid
 
+    def exporter_port(self) -> int:
+        return self.ports.get(EXPORTER) or int(os.environ.get("ORDERFLOW_LAG_EXPORTER_PORT") or EXPORTER_PORT)
+
     def start_all(self) -> None:
-        for name in (*SERVICES, *SIMULATORS):
+        for name in (*SERVICES, *SIMULATORS, EXPORTER):
             self.start(name)
 
     def stop(self, name: str, *, kill: bool = False, timeout: float = 30.0) -> bool:
@@ -100,7 +108,7 @@ class Stack:
 
     def stop_all(self) -> None:
         # Simulators first, so nothing new arrives while the services drain.
-        for name in (*SIMULATORS, *reversed(SERVICES)):
+        for name in (EXPORTER, *SIMULATORS, *reversed(SERVICES)):
             self.stop(name)
 
     def ready(self, name: str) -> tuple[bool, dict]:

@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from aiokafka import ConsumerRecord
-from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 
 from contracts.envelope import DeadLetter, Envelope, Message, message_types
-from contracts.topics import CATALOGUE, dlq_topic
+from contracts.topics import CATALOGUE, dlq_topic, replay_topic, topics_read_by
+from services.runtime import dead_letters, tracing
+from services.runtime.logging_setup import log_context, trace_id_of
+from services.runtime.metrics import CONSUMED as MESSAGES, HANDLER_SECONDS
 from services.runtime.outbox import OutboxRow, Tx, enqueue_raw, insert_rows
 
 if TYPE_CHECKING:
@@ -32,8 +35,6 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Tx, Any], Awaitable[None]]
 
-MESSAGES = Counter("orderflow_consumed_total", "Consumed records by outcome", ["topic", "type", "outcome"])
-HANDLER_SECONDS = Histogram("orderflow_handler_seconds", "Time from record to committed effect", ["type"])
 
 # Errors that say "the database or network is down", not "this message is bad": retried forever.
 TRANSIENT = (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
@@ -163,11 +164,10 @@ class Consumer:
         todo: list[tuple[ConsumerRecord, str, Envelope, Message, Handler]] = []
         seen: set[str] = set()
         for record in records:
-            topic = self.settings.logical_topic(record.topic)
-            parsed = await self._parse(conn, record, topic)
+            parsed = await self._parse(conn, record, self.settings.logical_topic(record.topic))
             if parsed is None:
                 continue
-            envelope, message, handler = parsed
+            topic, envelope, message, handler = parsed
             key = str(envelope.message_id)
             if key in seen:             # the same message twice in one batch (a re-published row)
                 MESSAGES.labels(topic, envelope.type, "duplicate").inc()
@@ -190,7 +190,7 @@ class Consumer:
                 outcomes.append((topic, envelope.type, "duplicate"))
                 continue
             try:
-                with HANDLER_SECONDS.labels(envelope.type).time():
+                with HANDLER_SECONDS.labels(envelope.type).time(), self._record_context(topic, record, envelope):
                     await handler(Tx(conn, self.service, envelope, pending=pending), message)
             except TRANSIENT:
                 raise
@@ -202,14 +202,23 @@ class Consumer:
             MESSAGES.labels(*labels).inc()
 
     async def _parse(self, conn: asyncpg.Connection, record: ConsumerRecord,
-                     topic: str) -> tuple[Envelope, Message, Handler] | None:
-        """The record's envelope, typed message and handler; None when it is ignored or
-        dead-lettered (which needs no savepoint: nothing of the record's own was written)."""
+                     topic: str) -> tuple[str, Envelope, Message, Handler] | None:
+        """The record's topic (the original one for a replay), envelope, typed message and handler;
+        None when it is ignored or dead-lettered (which needs no savepoint: nothing of the
+        record's own was written)."""
         try:
             envelope = Envelope.model_validate_json(record.value or b"")
         except ValidationError as exc:
             await self._dead_letter(conn, record, topic, None, f"not a valid message envelope: {_summary(exc)}")
             return None
+        if topic == replay_topic(self.service):
+            original = self._replayed_as(envelope)
+            if original is None:
+                await self._dead_letter(conn, record, topic, envelope,
+                                        "a record on the replay topic must name, in replay_of, a dead letter of "
+                                        f"{self.service} and a topic {self.service} reads")
+                return None
+            topic = original                # a replayed dead letter counts as a record of its original topic
         handler = self._handlers.get(envelope.type) or self._fallback
         model = self._types.get(envelope.type)
         if model is None or handler is None:
@@ -230,20 +239,36 @@ class Consumer:
         except ValidationError as exc:
             await self._dead_letter(conn, record, topic, envelope, f"invalid {envelope.type} payload: {_summary(exc)}")
             return None
-        return envelope, message, handler
+        return topic, envelope, message, handler
+
+    def _replayed_as(self, envelope: Envelope) -> str | None:
+        """The topic a replayed dead letter counts as (None when the record does not say a valid one)."""
+        replay = envelope.replay_of
+        if replay is None or replay.service != self.service:
+            return None
+        readable = set(topics_read_by(self.service)) - {replay_topic(self.service)}
+        return replay.original_topic if replay.original_topic in readable else None
+
+    @contextlib.contextmanager
+    def _record_context(self, topic: str, record: ConsumerRecord, envelope: Envelope) -> Iterator[None]:
+        """While a record's handler runs: its consumer span (continuing the record's traceparent;
+        what the handler emits is its child) and its ids on every log line."""
+        with tracing.consuming(self.service, topic, record.headers, envelope.type), \
+                log_context(order_id=envelope.correlation_id, message_id=envelope.message_id,
+                            message_type=envelope.type, trace_id=trace_id_of(envelope.trace.get("traceparent"))):
+            yield
 
     async def _process(self, conn: asyncpg.Connection, record: ConsumerRecord) -> Exception | None:
         """One record, in a savepoint of the batch's transaction (the path after a handler failed).
         Returns an exception when the record must be retried later."""
-        topic = self.settings.logical_topic(record.topic)
-        parsed = await self._parse(conn, record, topic)
+        parsed = await self._parse(conn, record, self.settings.logical_topic(record.topic))
         if parsed is None:
             return None
-        envelope, message, handler = parsed
+        topic, envelope, message, handler = parsed
 
         coordinates = (record.topic, record.partition, record.offset)
         try:
-            with HANDLER_SECONDS.labels(envelope.type).time():
+            with HANDLER_SECONDS.labels(envelope.type).time(), self._record_context(topic, record, envelope):
                 async with conn.transaction():          # a savepoint: a failure undoes only this record
                     outcome = await self._apply(conn, record, topic, envelope, message, handler)
         except Unprocessable as exc:
@@ -296,6 +321,9 @@ class Consumer:
             original_key=_printable(record.key) if record.key else None,
             original_headers={_printable(k.encode()): _printable(v) for k, v in (record.headers or ())},
             message_type=envelope.type if envelope else None,
+            replay_of_dead_letter=(envelope.replay_of.dead_letter_id
+                                   if envelope and envelope.replay_of and envelope.replay_of.service == self.service
+                                   else None),
             **_value_fields(record.value or b""),
         )
         async with conn.transaction():
@@ -306,12 +334,14 @@ class Consumer:
             )
             if not fresh:
                 return
-            await conn.execute(
-                "INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, message_type, reason, raw_value)"
-                " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                record.topic, record.partition, record.offset, letter.message_type, reason,
-                letter.original_value if letter.original_value is not None else f"base64:{letter.original_value_base64}",
-            )
+            await dead_letters.record(
+                conn, topic=record.topic, partition=record.partition, offset=record.offset,
+                message_type=letter.message_type, reason=reason,
+                raw_value=(letter.original_value if letter.original_value is not None
+                           else f"base64:{letter.original_value_base64}"),
+                message_key=letter.original_key, headers=letter.original_headers,
+                message_id=str(envelope.message_id) if envelope else None, origin_topic=topic,
+                replay_of=letter.replay_of_dead_letter)
             await enqueue_raw(conn, topic=dlq_topic(self.service), key=letter.original_key,
                               message_type="deadletter", envelope=letter.model_dump(mode="json"))
         MESSAGES.labels(topic, letter.message_type or "unparseable", "dead_lettered").inc()

@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from faststream.exceptions import IncorrectState
-from prometheus_client import Counter, Gauge
 from pydantic_core import to_json
 
 from contracts.envelope import Envelope, Initiator, Message, kafka_headers
 from contracts.topics import CATALOGUE
+from services.runtime import tracing
+from services.runtime.metrics import OUTBOX_PUBLISHED
 
 if TYPE_CHECKING:
     from faststream.kafka import KafkaBroker
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-OUTBOX_PUBLISHED = Counter("orderflow_outbox_published_total", "Outbox messages published", ["topic"])
-OUTBOX_PENDING = Gauge("orderflow_outbox_pending", "Outbox messages committed but not yet published")
 _RELAY_LOCK = 0x0DE7F11  # one relay per database publishes, so per-key order holds across replicas
 
 
@@ -111,7 +110,9 @@ class Tx:
             correlation_id=correlation_id or (self.cause.correlation_id if self.cause else key),
             producer=self.service,
             causation_id=self.cause.message_id if self.cause else None,
-            trace=self.cause.trace if self.cause else self.trace,
+            # The span doing this work (a record's consumer span, an HTTP request's server span) is
+            # the parent of what is emitted; stored with the outbox row, used by the relay.
+            trace=tracing.current_trace() or (self.cause.trace if self.cause else self.trace),
             initiated_by=self.initiator,
         )
         row = OutboxRow(envelope.message_id, spec.name, key, envelope.type, envelope.model_dump_json().encode(),
@@ -125,10 +126,10 @@ class Tx:
 
 
 async def enqueue_raw(conn: asyncpg.Connection, *, topic: str, key: str | None, message_type: str,
-                      envelope: dict) -> None:
-    """Queue an already-built record (used for dead letters, whose body is not a normal envelope)."""
-    await insert_rows(conn, [OutboxRow(uuid.uuid4(), topic, key, message_type, json.dumps(envelope).encode(),
-                                       kafka_headers(envelope))])
+                      envelope: dict, message_id: uuid.UUID | None = None) -> None:
+    """Queue an already-built record (dead letters, whose body is not a normal envelope; replays)."""
+    await insert_rows(conn, [OutboxRow(message_id or uuid.uuid4(), topic, key, message_type,
+                                       json.dumps(envelope).encode(), kafka_headers(envelope))])
 
 
 def raw_producer(broker: "KafkaBroker") -> "AIOKafkaProducer | None":

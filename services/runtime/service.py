@@ -14,7 +14,6 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,18 +27,18 @@ from fastapi.responses import JSONResponse
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
-from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from contracts.topics import CATALOGUE, messages_on, topics_read_by
-from services.runtime import audit, http_auth
+from contracts import asyncapi
+from contracts.topics import replay_topic, topics_read_by
+from services.runtime import audit, dead_letter_api, http_auth, logging_setup, metrics, tracing
 from services.runtime.config import Settings
 from services.runtime.consumer import Consumer
 from services.runtime.db import create_pool, migrate
 from services.runtime.http_auth import requires
 from services.runtime.kafka_security import faststream_security
 from services.runtime.offsets import OffsetCommitter, consumer_tuning
-from services.runtime.outbox import OUTBOX_PENDING, Relay
+from services.runtime.outbox import Relay
 from services.runtime.retention import prune_inbox
 from services.runtime.roles import ALL as ANY_ROLE, AUDITOR, OPERATOR
 from services.runtime.tokens import AuthSettings, TokenVerifier
@@ -75,6 +74,7 @@ async def _tolerant_parser(records: Any, parse: Callable[[Any], Awaitable[Any]])
 
 
 def make_broker(settings: Settings, **kwargs: Any) -> KafkaBroker:
+    tracing.setup(settings.service)          # before the broker: its telemetry middleware needs the provider
     return KafkaBroker(
         settings.kafka_bootstrap,
         security=faststream_security(settings),   # SASL_SSL + SCRAM by default: the broker enforces ACLs
@@ -84,7 +84,10 @@ def make_broker(settings: Settings, **kwargs: Any) -> KafkaBroker:
         linger_ms=5,
         allow_auto_create_topics=False,
         graceful_timeout=settings.shutdown_grace_seconds,
-        middlewares=[KafkaPrometheusMiddleware(registry=REGISTRY, app_name=settings.service)],
+        middlewares=[KafkaPrometheusMiddleware(registry=REGISTRY, app_name=settings.service),
+                     *tracing.broker_middlewares()],
+        logger=logging.getLogger("faststream"),
+        log_level=QUIET_ACCESS_LOG,           # its per-batch lines: DEBUG, off the hot path at INFO
         **kwargs,
     )
 
@@ -97,21 +100,24 @@ class Service:
         self.settings = settings
         self.migrations = migrations
         self.pool: asyncpg.Pool | None = None
-        self.broker = make_broker(settings, description=description, log_level=QUIET_ACCESS_LOG)
+        self.broker = make_broker(settings, description=description)
         self.consumer = Consumer(name, settings)
         self.offsets = OffsetCommitter(applied_interval=settings.consumer_commit_interval_ms / 1000)
         self.relay: Relay | None = None
         self._jobs: list[tuple[str, float, PeriodicJob]] = []
+        self.scrape_hooks: list[metrics.ScrapeHook] = []
         self._tasks: list[asyncio.Task] = []
         self._accepting = False
-        self._subscribe(subscribe)
-        self._document_publications()
+        self._subscribe(sorted({*subscribe, replay_topic(name)}))   # + operators' replays of its dead letters
         self.auth = TokenVerifier(AuthSettings())
         self.every(settings.inbox_prune_seconds, "inbox-prune")(
             lambda pool: prune_inbox(pool, self.settings.inbox_retention_seconds))
         self.http = FastAPI(title=f"orderflow {name}", description=description, lifespan=self._lifespan)
         http_auth.install(self.http, verifier=self.auth, is_public=self.is_public, pool=lambda: self.pool)
+        metrics.instrument_http(self.http)
+        tracing.instrument_http(self.http)
         self._add_operational_routes()
+        self.http.include_router(dead_letter_api.router(self, settings.logical_topic))
 
     def is_public(self, path: str) -> bool:
         """Paths served without a token: health probes, and metrics unless ORDERFLOW_METRICS_PUBLIC=false."""
@@ -146,13 +152,15 @@ class Service:
             applied = await self.consumer.process_batch(msg.raw_message)
             await self.offsets.commit(msg, applied=applied > 0)
 
-    def _document_publications(self) -> None:
-        """Declare the topics this service writes, with their message types, for AsyncAPI."""
-        for spec in CATALOGUE.values():
-            if self.name in spec.writers and not spec.name.endswith(".dlq.v1"):
-                kinds = ", ".join(m.TYPE for m in messages_on(spec.name)) or "-"
-                self.broker.publisher(self.settings.topic(spec.name), title=spec.name,
-                                      description=f"{spec.description}. Types: {kinds}")
+    def asyncapi_document(self) -> dict[str, Any]:
+        """This service's AsyncAPI document (contracts/asyncapi.py), for its environment's prefixes."""
+        return asyncapi.document(self.name, version=version_of(self.name), bootstrap=self.settings.kafka_bootstrap,
+                                 prefix=self.settings.topic_prefix, group_prefix=self.settings.group_prefix)
+
+    def on_scrape(self, hook: metrics.ScrapeHook) -> metrics.ScrapeHook:
+        """Register a department's own scrape-time gauges (read from its database at each /metrics)."""
+        self.scrape_hooks.append(hook)
+        return hook
 
     def every(self, seconds: float, name: str) -> Callable[[PeriodicJob], PeriodicJob]:
         """Register a periodic job (deadlines, expiries) run with the pool while the service is up."""
@@ -199,6 +207,7 @@ class Service:
         await self.broker.stop()
         if self.pool:
             await self.pool.close()
+        tracing.shutdown()                     # flush the last spans
         log.info("%s stopped", self.name)
 
     async def _run_job(self, name: str, seconds: float, job: PeriodicJob) -> None:
@@ -243,27 +252,13 @@ class Service:
 
         @http.get("/metrics", tags=["operations"],
                   dependencies=[] if self.settings.metrics_public else [requires(OPERATOR, AUDITOR)])
-        async def metrics() -> Response:
-            if self.pool is not None:
-                try:
-                    OUTBOX_PENDING.set(await self.pool.fetchval(
-                        "SELECT count(*) FROM outbox WHERE published_at IS NULL"))
-                except Exception:  # noqa: BLE001 - metrics must not fail because the DB is down
-                    pass
+        async def prometheus_metrics() -> Response:
+            await metrics.refresh(self)
             return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
         @http.get("/asyncapi.json", tags=["operations"], dependencies=[requires(*ANY_ROLE)])
         async def asyncapi() -> JSONResponse:
-            spec = AsyncAPI(self.broker, title=f"orderflow {self.name}", version="1.0.0")
-            return JSONResponse(spec.to_specification().to_jsonable())
-
-        @http.get("/dead-letters", tags=["operations"], dependencies=[requires(OPERATOR, AUDITOR)])
-        async def dead_letters(limit: int = Query(default=50, ge=1, le=1000)) -> list[dict[str, Any]]:
-            assert self.pool is not None
-            rows = await self.pool.fetch(
-                "SELECT id, topic, kafka_partition, kafka_offset, message_type, reason, raw_value, created_at"
-                " FROM dead_letters ORDER BY id DESC LIMIT $1", limit)
-            return [dict(r) for r in rows]
+            return JSONResponse(self.asyncapi_document())
 
         @http.get("/audit", tags=["operations"], dependencies=[requires(AUDITOR, OPERATOR)])
         async def audit_log(order_id: str | None = Query(default=None, max_length=64),
@@ -278,11 +273,8 @@ class Service:
     # --- entry point --------------------------------------------------------------------------
 
     def run(self) -> None:
-        logging.basicConfig(
-            level=os.environ.get("ORDERFLOW_LOG_LEVEL", "INFO"),
-            format=f"%(asctime)s {self.name} %(levelname)s %(name)s: %(message)s",
-        )
+        logging_setup.setup(self.name)
         trusted = self.settings.http_trusted_proxies
         uvicorn.run(self.http, host=self.settings.http_host, port=self.settings.port(),
-                    log_level="warning", timeout_graceful_shutdown=int(self.settings.shutdown_grace_seconds),
+                    log_level="warning", log_config=None, timeout_graceful_shutdown=int(self.settings.shutdown_grace_seconds),
                     proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.common import Address
+from services.runtime import tracing
 from services.runtime.http_auth import Caller, requires
 from services.runtime.outbox import Tx
 from services.runtime.roles import AUDITOR, CLERK, OPERATOR, SALES_MANAGER
@@ -91,7 +92,8 @@ def router(service: Service, timings: Timings) -> APIRouter:
                     caller: Caller = requires(CLERK, SALES_MANAGER)) -> OrderAccepted:
         async with service.pool.acquire() as conn, conn.transaction():
             try:
-                tx = Tx(conn, service.name, trace=intake.new_traceparent(), initiated_by=caller.initiator())
+                tx = Tx(conn, service.name, trace=tracing.current_trace() or intake.new_traceparent(),
+                        initiated_by=caller.initiator())
                 order, created = await handlers.place_order(tx, request, channel="api", timings=timings)
             except intake.IntakeError as exc:
                 raise RequestValidationError(exc.errors) from exc

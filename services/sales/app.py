@@ -10,10 +10,12 @@ from typing import Literal
 import asyncpg
 
 from contracts import customer, finance, logistics, procurement, sales, warehouse
+from services.runtime import metrics
 from services.runtime.config import Settings
 from services.runtime.service import Service
-from services.sales import api, feedback, handlers, kpi_api, returns_api, review_api, risk_api, risk_feed, search
-from services.sales.saga import ReviewPolicy, Timings
+from services.sales import (api, feedback, handlers, kpi_api, returns_api, review_api, risk_api, risk_feed, search,
+                            store)
+from services.sales.saga import ReviewPolicy, Status, Timings
 
 
 class SalesSettings(Settings):
@@ -84,3 +86,13 @@ async def kpi_gauges(pool: asyncpg.Pool) -> None:
 
 
 app = service.http
+
+
+@service.on_scrape
+async def order_gauges(pool: asyncpg.Pool) -> None:
+    counts = await store.orders_by_status(pool)
+    for status in Status:
+        metrics.ORDERS.labels(status.value).set(counts.get(status.value, 0))
+    alerts, parked = await store.needing_a_person(pool)
+    metrics.SAGA_ALERTS.set(alerts)
+    metrics.PARKED_COMPENSATIONS.set(parked)

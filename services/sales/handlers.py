@@ -17,6 +17,7 @@ from contracts import sales, warehouse
 from contracts.common import BASE_CURRENCY
 from contracts.envelope import Message
 from contracts.topics import CATALOGUE
+from services.runtime import metrics
 from services.runtime.consumer import Consumer
 from services.runtime.outbox import Tx
 from services.sales import intake, notifications, saga, store
@@ -97,6 +98,10 @@ async def apply(tx: Tx, before: Order, decision: saga.Decision, timings: Timings
                                        kind="command" if message.TOPIC.endswith(".commands.v1") else "event",
                                        type_=message.TYPE, message_id=envelope.message_id, detail=envelope.payload,
                                        initiated_by=envelope.initiated_by))
+    if changed and after.status.final:
+        placed = await store.placed_at(tx.conn, after.order_id)
+        if placed is not None:   # observed in the transaction: a rare rolled-back batch may count twice
+            metrics.ORDER_COMPLETION_SECONDS.labels(after.status.value).observe((now() - placed).total_seconds())
     if changed:
         rows.append(store.timeline_row(after.order_id, department="sales", kind="status",
                                        type_=after.status.value, detail={"note": decision.note},

@@ -369,3 +369,24 @@ def _public(row: asyncpg.Record) -> dict[str, Any]:
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }
+
+
+# --- metrics (read at each scrape, services/runtime/metrics.py) ---------------------------------------
+
+async def orders_by_status(pool: asyncpg.Pool) -> dict[str, int]:
+    return {r["status"]: r["n"] for r in await pool.fetch("SELECT status, count(*) AS n FROM orders GROUP BY status")}
+
+
+async def needing_a_person(pool: asyncpg.Pool) -> tuple[int, int]:
+    """(orders with an open saga alert, compensations parked for a person)."""
+    row = await pool.fetchrow(
+        "SELECT count(*) FILTER (WHERE jsonb_array_length(COALESCE(saga->'alerts', '[]')) > 0) AS alerts,"
+        " COALESCE(sum((SELECT count(*) FROM jsonb_array_elements(COALESCE(saga->'compensations', '[]')) c"
+        "   WHERE (c->>'parked')::boolean)), 0) AS parked"
+        " FROM orders WHERE jsonb_array_length(COALESCE(saga->'alerts', '[]')) > 0"
+        " OR saga->'compensations' @> '[{\"parked\": true}]'")
+    return int(row["alerts"]), int(row["parked"])
+
+
+async def placed_at(conn: asyncpg.Connection, order_id: str) -> dt.datetime | None:
+    return await conn.fetchval("SELECT created_at FROM orders WHERE order_id = $1", uuid.UUID(order_id))

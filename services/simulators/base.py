@@ -18,9 +18,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import ValidationError
 
 from contracts.envelope import Envelope, Message, kafka_headers
+from services.runtime import logging_setup, tracing
 from services.runtime.config import Settings
 from services.runtime.offsets import OffsetCommitter
-from services.runtime.service import QUIET_ACCESS_LOG, make_broker, whole_message
+from services.runtime.service import make_broker, whole_message
 from services.runtime.version import version_of
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class Simulator:
     def __init__(self, party: str, requests_topic: str) -> None:
         self.party = party
         self.settings = Settings(service=party)
-        self.broker = make_broker(self.settings, log_level=QUIET_ACCESS_LOG)
+        self.broker = make_broker(self.settings)
         self._handlers: dict[type[Message], Callable[[Any, Envelope], Awaitable[None]]] = {}
         self._pending: set[asyncio.Task] = set()
         self._offsets = OffsetCommitter()
@@ -75,7 +76,7 @@ class Simulator:
 
     async def send(self, message: Message, cause: Envelope) -> None:
         envelope = Envelope.wrap(message, correlation_id=cause.correlation_id, producer=self.party,
-                                 causation_id=cause.message_id, trace=cause.trace)
+                                 causation_id=cause.message_id, trace=tracing.current_trace() or cause.trace)
         body = envelope.model_dump(mode="json")
         await self.broker.publish(json.dumps(body).encode(), topic=self.settings.topic(message.TOPIC),
                                   key=cause.correlation_id.encode(), headers=kafka_headers(body))
@@ -129,10 +130,9 @@ class Simulator:
 
     async def run_forever(self) -> None:
         """Serve until SIGTERM/SIGINT (uvicorn handles them), then send what is scheduled and stop."""
-        logging.basicConfig(level=os.environ.get("ORDERFLOW_LOG_LEVEL", "INFO"),
-                            format=f"%(asctime)s {self.party}-sim %(levelname)s %(message)s")
+        logging_setup.setup(f"{self.party}-simulator")
         server = uvicorn.Server(uvicorn.Config(
-            self.http_app(), host=self.settings.http_host, port=self.http_port(), log_level="warning",
+            self.http_app(), host=self.settings.http_host, port=self.http_port(), log_level="warning", log_config=None,
             timeout_graceful_shutdown=int(self.settings.shutdown_grace_seconds)))
         await server.serve()
         if not server.started:

@@ -29,7 +29,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from contracts.envelope import Envelope, Message, kafka_headers
 from contracts.topics import CATALOGUE
 from services.cli.client import resolve_token
-from services.cli.stack import SERVICES, Stack
+from services.cli.stack import EXPORTER, SERVICES, Stack
 from services.provisioning.kafka import (delete_environment_acls, delete_environment_groups, delete_topics,
                                          provision_kafka)
 from services.provisioning.postgres import drop_databases, provision_databases
@@ -251,6 +251,9 @@ def e2e() -> Iterator[E2E]:
         "ORDERFLOW_FEEDBACK_EDIT_SECONDS": "4",
         "ORDERFLOW_STOCK_VALUATION_SECONDS": "2",
         "ORDERFLOW_KPI_REFRESH_SECONDS": "10",
+        # The lag exporter polls every second and judges groups over 8 s, so a frozen consumer shows fast.
+        "ORDERFLOW_LAG_POLL_SECONDS": "1",
+        "ORDERFLOW_LAG_WINDOW_SECONDS": "8",
     }
     settings = Settings(topic_prefix=env["ORDERFLOW_TOPIC_PREFIX"], group_prefix=env["ORDERFLOW_GROUP_PREFIX"],
                         db_prefix=env["ORDERFLOW_DB_PREFIX"])
@@ -259,9 +262,11 @@ def e2e() -> Iterator[E2E]:
     assert not report.topics.problems, report.topics.problems
     asyncio.run(provision_databases(settings))
     dev_issuer.ensure_keys()             # the services verify tokens with its JWKS from start-up on
-    ports = {name: _free_port() for name in SERVICES}
+    ports = {name: _free_port() for name in (*SERVICES, EXPORTER)}
     env["ORDERFLOW_NOTIFIER_PORT"] = str(_free_port())      # the tests read what it sent on its /metrics
-    stack = Stack(run_dir=ROOT / ".local" / "test-runs" / run_id, env=env, ports=ports)
+    run_dir = ROOT / ".local" / "test-runs" / run_id
+    env["ORDERFLOW_TRACE_DIR"] = str(run_dir / "traces")     # every process writes its spans (test_tracing.py)
+    stack = Stack(run_dir=run_dir, env=env, ports=ports)
     stack.start_all()
     try:
         stack.wait_ready()

@@ -3,6 +3,7 @@ appears in any log file the stack, the broker or the database wrote."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.e2e.conftest import E2E
@@ -41,3 +42,23 @@ def test_no_secret_in_any_log(e2e: E2E) -> None:
         text = log.read_text(errors="replace")
         leaks += [f"{log}: contains {what}" for secret, what in secrets.items() if secret in text]
     assert not leaks, "\n".join(leaks)
+
+
+def test_service_logs_are_json_lines_without_colour_codes(e2e: E2E) -> None:
+    """Every line a service, simulator or the lag exporter of this run wrote is one JSON object with
+    service, level and message (tracebacks are inside the object, not loose lines)."""
+    logs = list((e2e.settings.state() / "test-runs" / e2e.run_id).glob("*.log"))
+    assert len(logs) >= 9, logs
+    problems = []
+    for path in logs:
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+            if "\x1b[" in line:
+                problems.append(f"{path.name}:{number}: colour code")
+            try:
+                record = json.loads(line)
+            except ValueError:
+                problems.append(f"{path.name}:{number}: not JSON: {line[:120]}")
+                continue
+            if not {"service", "level", "message", "time"} <= set(record):
+                problems.append(f"{path.name}:{number}: missing fields: {sorted(record)}")
+    assert not problems, "\n".join(problems[:20])

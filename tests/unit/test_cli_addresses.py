@@ -7,7 +7,7 @@ import socket
 import pytest
 from typer.testing import CliRunner
 
-from services.cli import client
+from services.cli import client, exit_codes
 from services.cli.main import app
 from services.cli.stack import Stack
 
@@ -58,7 +58,7 @@ def test_the_flag_reaches_the_http_call():
     """The command talks to the URL of the flag (nothing listens there: the error names it)."""
     url = f"http://127.0.0.1:{_closed_port()}"
     result = CliRunner().invoke(app, ["--sales-url", url, "order", "show", "SO-1"])
-    assert result.exit_code == 1
+    assert result.exit_code == exit_codes.UNAVAILABLE
     assert url in result.output
 
 

@@ -188,3 +188,31 @@ def test_checker_catches_several_problems_at_once():
         s["required"].append("x")
     problems = breaking_changes(BASE, doctored(mutate))
     assert len(problems) == 3, problems
+
+
+def test_an_unconstrained_object_may_gain_a_schema_but_a_constrained_one_may_not_gain_required_fields():
+    """The envelope's payload was published as `any object` and is now a union per `type`: allowed.
+    The same change to an object that already had properties is still caught."""
+    old = {"type": "object", "properties": {"payload": {"type": "object", "additionalProperties": True}}}
+    typed = {"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]}
+    assert breaking_changes(old, {"type": "object", "properties": {"payload": typed}}) == []
+    constrained = {"type": "object", "properties": {"payload": {"type": "object", "properties": {
+        "note": {"type": "string"}}}}}
+    _one(breaking_changes(constrained, {"type": "object", "properties": {"payload": {
+        **typed, "properties": {**typed["properties"], "note": {"type": "string"}}}}}),
+        "new required property 'payload.order_id'")
+    # Its type still may not change.
+    _one(breaking_changes(old, {"type": "object", "properties": {"payload": {"type": "string"}}}), "payload")
+
+
+def test_every_snapshot_names_its_dialect_and_id():
+    for name, schema in SNAPSHOTS.items():
+        assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema", name
+        assert schema["$id"] == f"urn:orderflow:schema:{name}", name
+
+
+def test_the_published_envelope_is_a_union_discriminated_on_type():
+    envelope = SNAPSHOTS["envelope"]
+    assert envelope["discriminator"]["propertyName"] == "type"
+    assert set(envelope["discriminator"]["mapping"]) == set(message_types())
+    assert len(envelope["oneOf"]) == len(message_types())

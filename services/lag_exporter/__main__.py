@@ -1,0 +1,3 @@
+from services.lag_exporter.app import main
+
+main()
