@@ -142,7 +142,7 @@ def current_trace() -> dict[str, str]:
 
 @contextmanager
 def stored_context(stored: Mapping[str, str] | None) -> Iterator[None]:
-    """Make a stored envelope `trace` the current context (the relay, per outbox row)."""
+    """Make a stored W3C `trace` (an order's, from intake) the current context (the deadline job)."""
     token = otel_context.attach(propagate.extract(dict(stored or {})))
     try:
         yield

@@ -17,7 +17,7 @@ from contracts import sales, warehouse
 from contracts.common import BASE_CURRENCY
 from contracts.envelope import Message
 from contracts.topics import CATALOGUE
-from services.runtime import metrics
+from services.runtime import metrics, tracing
 from services.runtime.consumer import Consumer
 from services.runtime.outbox import Tx
 from services.sales import intake, notifications, saga, store
@@ -65,19 +65,20 @@ async def place_order(tx: Tx, request: intake.OrderRequest, *, channel: str, tim
         timeline.insert(0, store.timeline_row(order.order_id, department="sales", kind="action", type_="place",
                                               initiated_by=by, detail={"user": by.subject, "name": by.name,
                                                                        "role": by.role, "order_number": order.number}))
-    await tx.emit(sales.OrderPlaced(
+    placed = await tx.emit(sales.OrderPlaced(
         order_id=order.order_id, order_number=order.number, customer_id=order.customer_id,
         order_type=order.order_type, lines=list(order.lines), total=order.total, channel=channel,
         currency=order.currency), key=order.order_id, correlation_id=order.order_id)
     order = await apply(tx, order, saga.start(order, now(), timings), timings, timeline,
-                        new_order=(channel, request.external_ref, by.subject if by else None))
+                        new_order=store.NewOrder(channel, request.external_ref, by.subject if by else None,
+                                                 placed.trace))
     return order, True
 
 
 async def apply(tx: Tx, before: Order, decision: saga.Decision, timings: Timings,
                 timeline: list[store.TimelineRow] | None = None,
-                new_order: tuple[str, str | None, str | None] | None = None) -> Order:
-    """Persist a saga decision: new state (inserted for a `new_order` = (channel, external_ref, placed_by)),
+                new_order: store.NewOrder | None = None) -> Order:
+    """Persist a saga decision: new state (inserted for a `new_order`),
     commands and events through the outbox, timeline (after the `timeline` entries already due,
     all in one statement)."""
     after = decision.order
@@ -87,8 +88,7 @@ async def apply(tx: Tx, before: Order, decision: saga.Decision, timings: Timings
     if new_order is None:
         await store.save(tx.conn, after, timings)
     else:
-        channel, external_ref, placed_by = new_order
-        await store.insert(tx.conn, after, timings, channel=channel, external_ref=external_ref, placed_by=placed_by)
+        await store.insert(tx.conn, after, timings, new_order)
     rows = timeline if timeline is not None else []
     for message in [*decision.commands, *decision.events]:
         envelope = await tx.emit(message, key=after.order_id, correlation_id=after.order_id)
@@ -157,16 +157,17 @@ async def run_deadlines(pool: asyncpg.Pool, timings: Timings) -> int:
     async with pool.acquire() as conn:
         due = await store.due_orders(conn, now())
     handled = 0
-    for order_id in due:
-        async with pool.acquire() as conn, conn.transaction():
-            order = await store.lock(conn, order_id)
-            if order is None:
-                continue
-            decision = saga.tick(order, now(), timings)
-            tx = Tx(conn, "sales")
-            if decision is None:
-                await store.save(conn, order, timings)   # recomputes next_check_at
-            else:
-                await apply(tx, order, decision, timings)
-                handled += 1
+    for order_id, trace in due:
+        # What a deadline makes the saga do belongs to the order's trace, not to a new one.
+        with tracing.stored_context(trace):
+            async with pool.acquire() as conn, conn.transaction():
+                order = await store.lock(conn, order_id)
+                if order is None:
+                    continue
+                decision = saga.tick(order, now(), timings)
+                if decision is None:
+                    await store.save(conn, order, timings)   # recomputes next_check_at
+                else:
+                    await apply(Tx(conn, "sales", trace=trace), order, decision, timings)
+                    handled += 1
     return handled

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -158,21 +159,31 @@ async def next_number(conn: asyncpg.Connection) -> str:
     return f"SO-{seq:06d}"
 
 
-async def insert(conn: asyncpg.Connection, order: Order, timings: Timings, *, channel: str,
-                 external_ref: str | None, placed_by: str | None) -> None:
+@dataclass(frozen=True)
+class NewOrder:
+    """What a new order's row records besides its saga: where it came from, who placed it, and its
+    trace context (the deadline job continues that trace)."""
+
+    channel: str
+    external_ref: str | None
+    placed_by: str | None
+    trace: dict[str, str]
+
+
+async def insert(conn: asyncpg.Connection, order: Order, timings: Timings, new: NewOrder) -> None:
     """A new order, already in the state its saga's first decision put it in (one write, not an
     insert followed by an update)."""
     await conn.execute(
         "INSERT INTO orders (order_id, order_number, customer_id, order_type, payment_method, fulfilment_policy,"
         " channel, external_ref, lines, total, delivery_address, requested_delivery_date, status, saga,"
-        " status_reason, revision, next_check_at, placed_by, currency)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::text::jsonb, $15, $16, $17, $18, $19)",
+        " status_reason, revision, next_check_at, placed_by, currency, trace) VALUES ($1, $2, $3, $4, $5, $6,"
+        " $7, $8, $9, $10, $11, $12, $13, $14::text::jsonb, $15, $16, $17, $18, $19, $20)",
         uuid.UUID(order.order_id), order.number, order.customer_id, order.order_type.value,
-        order.payment_method.value, order.fulfilment_policy.value, channel, external_ref,
+        order.payment_method.value, order.fulfilment_policy.value, new.channel, new.external_ref,
         [line.model_dump(mode="json") for line in order.lines], order.total,
         order.address.model_dump(mode="json"), order.requested_delivery_date, order.status.value,
-        order.model_dump_json(), order.status_reason, order.revision, next_check(order, timings), placed_by,
-        order.currency,
+        order.model_dump_json(), order.status_reason, order.revision, next_check(order, timings), new.placed_by,
+        order.currency, new.trace,
     )
 
 
@@ -202,10 +213,11 @@ async def save(conn: asyncpg.Connection, order: Order, timings: Timings) -> None
     )
 
 
-async def due_orders(conn: asyncpg.Connection, now: dt.datetime, limit: int = 100) -> list[str]:
-    rows = await conn.fetch("SELECT order_id FROM orders WHERE next_check_at <= $1 ORDER BY next_check_at"
+async def due_orders(conn: asyncpg.Connection, now: dt.datetime, limit: int = 100) -> list[tuple[str, dict]]:
+    """Orders whose deadline has come, with the trace context of each."""
+    rows = await conn.fetch("SELECT order_id, trace FROM orders WHERE next_check_at <= $1 ORDER BY next_check_at"
                             " LIMIT $2", now, limit)
-    return [str(r["order_id"]) for r in rows]
+    return [(str(r["order_id"]), r["trace"]) for r in rows]
 
 
 async def order_exists(conn: asyncpg.Connection, order_id: str | None) -> bool:

@@ -55,13 +55,18 @@ def test_orderflow_lag_json_equals_kafkas_consumer_group_command(e2e: E2E) -> No
         pytest.skip("ConsumerGroupCommand runs from the local Kafka installation (deploy/local/kafka.sh)")
     placed = e2e.place("CUST-ACME", [("SKU-BOLT-M8", 1)])
     assert e2e.wait_final(placed["order_id"])["status"] == "completed"
-    # Both are snapshots: if a message moved an offset between the two reads, read both again.
+    # Both are snapshots of a live stack (e.g. the warehouse values its stock every few seconds):
+    # compare the partitions no message moved while Kafka's tool ran (ours read before and after it).
     for _ in range(4):
-        ours, kafkas = _ours(e2e), _kafkas(e2e)
-        if ours == kafkas:
+        before, kafkas, after = _ours(e2e), _kafkas(e2e), _ours(e2e)
+        moved = {row[:3] for row in before ^ after}
+        ours = {row for row in after if row[:3] not in moved}
+        kafkas = {row for row in kafkas if row[:3] not in moved}
+        if ours == kafkas and len(moved) <= len(after) // 10:
             break
     assert ours == kafkas, (f"only in orderflow lag: {sorted(ours - kafkas)[:10]}; "
                             f"only in ConsumerGroupCommand: {sorted(kafkas - ours)[:10]}")
+    assert len(moved) <= len(after) // 10, f"too much moved during the comparison: {sorted(moved)[:10]}"
     # Every department's group is compared (a simulator's group has offsets once it got a request).
     assert {e2e.settings.group_prefix + d for d in SERVICES} <= {row[0] for row in ours} and len(ours) >= 100
 

@@ -11,10 +11,12 @@ import re
 import subprocess
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from jsonschema import Draft202012Validator, FormatChecker
 
 from contracts import finance
 from contracts.envelope import Envelope, kafka_headers
+from contracts.topics import OUTSIDE_READER
 from tests.e2e.conftest import E2E, ROOT
 from tests.e2e.infra import select_mode
 
@@ -28,13 +30,30 @@ def _validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(schema, format_checker=FormatChecker())
 
 
-def _read_as_outside_reader(e2e: E2E) -> list[tuple[dict[str, str], str, str]]:
-    """(headers, key, value) of every record on every event topic of this run."""
+async def _records_so_far(e2e: E2E, pattern: str) -> int:
+    """How many records the run's event topics hold now (the stack keeps writing: e.g. the
+    warehouse values its stock every few seconds, so "until the topics fall silent" never comes)."""
+    consumer = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, **e2e.kafka(OUTSIDE_READER))
+    await consumer.start()
+    try:
+        topics = [t for t in await consumer.topics() if re.fullmatch(pattern, t)]
+        partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        ends, begins = await consumer.end_offsets(partitions), await consumer.beginning_offsets(partitions)
+        return sum(ends[p] - begins[p] for p in partitions)
+    finally:
+        await consumer.stop()
+
+
+async def _read_as_outside_reader(e2e: E2E) -> list[tuple[dict[str, str], str, str]]:
+    """(headers, key, value) of the records on every event topic of this run, as many as there
+    were when it started reading."""
     pattern = "^" + re.escape(e2e.settings.topic_prefix) + r"[a-z]+\.events\.v1$"
-    env = {**os.environ, "ORDERFLOW_KAFKA_TOOL_PRINCIPAL": "outside-reader"}
+    count = await _records_so_far(e2e, pattern)
+    env = {**os.environ, "ORDERFLOW_KAFKA_TOOL_PRINCIPAL": OUTSIDE_READER}
     result = subprocess.run(
         [str(ROOT / "deploy/local/kafka.sh"), "tool", "ConsoleConsumer", "--include", pattern, "--from-beginning",
          "--group", f"{e2e.settings.group_prefix}outside-reader-schema-check", "--timeout-ms", "15000",
+         "--max-messages", str(count),
          "--formatter-property", "print.headers=true", "--formatter-property", "print.key=true",
          "--formatter-property", f"key.separator={SEP}"],
         capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
@@ -51,13 +70,13 @@ def _read_as_outside_reader(e2e: E2E) -> list[tuple[dict[str, str], str, str]]:
     return records
 
 
-def test_every_event_record_validates_against_the_published_schemas(e2e: E2E) -> None:
+async def test_every_event_record_validates_against_the_published_schemas(e2e: E2E) -> None:
     if select_mode(os.environ) != "local":
         pytest.skip("ConsoleConsumer runs from the local Kafka installation (deploy/local/kafka.sh)")
     envelope, headers_schema = _validator("envelope"), _validator("headers")
     placed = e2e.place("CUST-ACME", [("SKU-BOLT-M8", 1)])      # at least one whole order, even run alone
     assert e2e.wait_final(placed["order_id"])["status"] == "completed"
-    records = _read_as_outside_reader(e2e)
+    records = await _read_as_outside_reader(e2e)
     failures, types = [], set()
     for headers, key, value in records:
         try:

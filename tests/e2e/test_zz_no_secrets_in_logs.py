@@ -25,7 +25,8 @@ def _secrets(state: Path) -> dict[str, str]:
 
 def _log_files(e2e: E2E) -> list[Path]:
     state = e2e.settings.state()
-    logs = [*state.glob("run/*.log"), *state.glob("test-runs/*/*.log"), *state.glob("kafka/*.log")]
+    runs = e2e.stack.run_dir.parent          # every test run's logs (this run's included)
+    logs = [*state.glob("run/*.log"), *runs.glob("*/*.log"), *state.glob("kafka/*.log")]
     pg_base = Path((state / "pg-location").read_text().strip()) if (state / "pg-location").exists() else state
     logs += [p for p in (pg_base / "pgdata.log",) if p.exists()]
     return logs
@@ -47,7 +48,7 @@ def test_no_secret_in_any_log(e2e: E2E) -> None:
 def test_service_logs_are_json_lines_without_colour_codes(e2e: E2E) -> None:
     """Every line a service, simulator or the lag exporter of this run wrote is one JSON object with
     service, level and message (tracebacks are inside the object, not loose lines)."""
-    logs = list((e2e.settings.state() / "test-runs" / e2e.run_id).glob("*.log"))
+    logs = list(e2e.stack.run_dir.glob("*.log"))
     assert len(logs) >= 9, logs
     problems = []
     for path in logs:
