@@ -8,6 +8,11 @@ after its last record, still only after the batch's database transaction committ
 A commit that fails (a rebalance took the partition away, the coordinator moved) is logged, not
 raised: the records are already applied, and whoever reads them again finds them in the inbox.
 
+Anchors: a partition that never had a record has no committed offset, and lag tools (ours, Kafka's
+ConsumerGroupCommand, Burrow) cannot see lag on it: a consumer frozen before the first record of a
+partition would look healthy. So once per assignment, the first commit also writes the current
+position of every assigned partition that has no committed offset yet (where reading continues).
+
 Membership (`consumer_tuning`): aiokafka 0.14 speaks only the eager rebalance protocol (no
 cooperative-sticky), so a joining or leaving member makes every member give up all its partitions
 until the group has re-formed. What shortens that stall is how soon members notice a rebalance
@@ -56,6 +61,7 @@ class OffsetCommitter:
         self.applied_interval = applied_interval
         self._pending: dict[TopicPartition, int] = {}
         self._last = 0.0
+        self._anchored: set[TopicPartition] = set()
 
     async def commit(self, msg: "KafkaMessage", *, applied: bool) -> None:
         """Commit the batch's partitions (only those), and tell FastStream the message is
@@ -64,9 +70,10 @@ class OffsetCommitter:
             self._pending[tp] = max(offset, self._pending.get(tp, 0))
         now = time.monotonic()
         due = self.applied_interval if applied else self.idle_interval
-        if self._pending and now - self._last >= due:
+        anchors = await self._anchors(msg.consumer)
+        if anchors or (self._pending and now - self._last >= due):
             assigned = msg.consumer.assignment()
-            offsets = {tp: offset for tp, offset in self._pending.items() if tp in assigned}
+            offsets = {**anchors, **{tp: offset for tp, offset in self._pending.items() if tp in assigned}}
             self._pending.clear()
             self._last = now
             if offsets:
@@ -76,6 +83,21 @@ class OffsetCommitter:
                     log.warning("offset commit failed (%s); the batch may be delivered again and is deduplicated",
                                 exc)
         msg.committed = AckStatus.ACKED
+
+    async def _anchors(self, consumer: Any) -> dict[TopicPartition, int]:
+        """Positions of newly assigned partitions without a committed offset (see the module doc)."""
+        assigned = consumer.assignment()
+        fresh = assigned - self._anchored
+        self._anchored = (self._anchored & assigned) | fresh
+        anchors = {}
+        for tp in fresh:
+            try:
+                if await consumer.committed(tp) is None:
+                    anchors[tp] = await consumer.position(tp)
+            except KafkaError as exc:     # tried again after the next rebalance
+                log.warning("could not anchor the offset of %s (%s)", tp, exc)
+                self._anchored.discard(tp)
+        return anchors
 
 
 def consumer_tuning(settings: "Settings") -> dict[str, Any]:

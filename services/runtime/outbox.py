@@ -234,6 +234,7 @@ class Relay:
                 body, headers = json.dumps(row["envelope"]).encode(), kafka_headers(row["envelope"])
             topic = self._settings.topic(row["topic"])
             key = row["message_key"].encode() if row["message_key"] else None
+            headers = tracing.publish_headers(self._settings.service, topic, headers)
             if producer is not None:
                 futures.append(await producer.send(topic, body, key=key,
                                                    headers=[(k, v.encode()) for k, v in headers.items()]))

@@ -51,7 +51,10 @@ class Simulator:
         async def on_requests(msg):  # noqa: ANN001, ANN202 - the KafkaMessage, see whole_message
             for record in msg.raw_message:
                 try:
-                    await self._handle(record.value)
+                    # Each request's own consumer span, continuing the requester's trace (FastStream's
+                    # span of a batch can only link records, not parent what answers them).
+                    with tracing.consuming(party, requests_topic, record.headers):
+                        await self._handle(record.value)
                 except Exception:  # noqa: BLE001 - one failing request must not drop the rest of the batch
                     log.exception("%s could not answer %s/%s@%s; skipped", party, record.topic, record.partition,
                                   record.offset)

@@ -62,11 +62,11 @@ def test_orderflow_lag_json_equals_kafkas_consumer_group_command(e2e: E2E) -> No
         moved = {row[:3] for row in before ^ after}
         ours = {row for row in after if row[:3] not in moved}
         kafkas = {row for row in kafkas if row[:3] not in moved}
-        if ours == kafkas and len(moved) <= len(after) // 10:
+        if ours == kafkas and len(moved) <= len(after) // 2:
             break
     assert ours == kafkas, (f"only in orderflow lag: {sorted(ours - kafkas)[:10]}; "
                             f"only in ConsumerGroupCommand: {sorted(kafkas - ours)[:10]}")
-    assert len(moved) <= len(after) // 10, f"too much moved during the comparison: {sorted(moved)[:10]}"
+    assert len(moved) <= len(after) // 2, f"too much moved during the comparison: {sorted(moved)[:10]}"
     # Every department's group is compared (a simulator's group has offsets once it got a request).
     assert {e2e.settings.group_prefix + d for d in SERVICES} <= {row[0] for row in ours} and len(ours) >= 100
 
