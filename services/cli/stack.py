@@ -20,7 +20,9 @@ from services.runtime.config import DEFAULT_HTTP_PORTS
 
 SERVICES = ("sales", "procurement", "warehouse", "logistics", "finance")
 SIMULATORS = ("carrier", "payments", "supplier")
-MODULES = {**{s: f"services.{s}" for s in SERVICES}, **{s: f"services.simulators.{s}" for s in SIMULATORS}}
+CONSOLE = "console"      # the browser console: a client of the five APIs, started after them
+MODULES = {**{s: f"services.{s}" for s in SERVICES}, **{s: f"services.simulators.{s}" for s in SIMULATORS},
+           CONSOLE: "services.console"}
 
 
 @dataclass
@@ -64,6 +66,8 @@ class Stack:
         env = {**os.environ, **self.env}
         if name in SERVICES:
             env[f"ORDERFLOW_{name.upper()}_PORT"] = str(self.ports[name])
+        if name == CONSOLE:       # it calls the services where this stack runs them
+            env.update({f"ORDERFLOW_{s.upper()}_URL": self.url(s) for s in SERVICES})
         log = self.log_file(name).open("ab")
         process = subprocess.Popen([sys.executable, "-m", MODULES[name]], env=env, stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
