@@ -68,6 +68,8 @@ class Stack:
             env[f"ORDERFLOW_{name.upper()}_PORT"] = str(self.ports[name])
         if name == CONSOLE:       # it calls the services where this stack runs them
             env.update({f"ORDERFLOW_{s.upper()}_URL": self.url(s) for s in SERVICES})
+            if CONSOLE in self.ports:
+                env["ORDERFLOW_CONSOLE_PORT"] = str(self.ports[CONSOLE])
         log = self.log_file(name).open("ab")
         process = subprocess.Popen([sys.executable, "-m", MODULES[name]], env=env, stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)

@@ -163,6 +163,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
 
 def run() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)        # one line per API call is noise
     settings = ConsoleSettings()
     # uvicorn's access log would print query strings; the session cookie and tokens are never in them.
     uvicorn.run(create_app(settings), host=settings.http_host, port=settings.port(), log_level="info",

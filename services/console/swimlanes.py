@@ -36,6 +36,7 @@ LANE_HEIGHT = 96
 LEFT = 104            # lane titles
 TOP = 10
 AXIS = 34
+MIN_WIDTH = 1000
 INK, MUTED, COMMAND, EVENT, RED = "#1f1f1f", "#5f6368", "#3f51b5", "#0b57d0", "#b3261e"
 
 
@@ -108,7 +109,7 @@ def render(entries: list[dict[str, Any]], *, title: str = "Order timeline") -> s
     placed = place(entries)
     lanes = lanes_of(entries)
     lane_y = {name: TOP + i * LANE_HEIGHT for i, name in enumerate(lanes)}
-    width = int((placed[-1].x if placed else LEFT) + COLUMN * 4)
+    width = max(MIN_WIDTH, int((placed[-1].x if placed else LEFT) + COLUMN * 5))
     height = TOP + len(lanes) * LANE_HEIGHT + AXIS
     base = lane_y["sales"] + LANE_HEIGHT - 18
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="swimlanes" role="img" width="{width}" height="{height}" '
@@ -131,7 +132,7 @@ def render(entries: list[dict[str, Any]], *, title: str = "Order timeline") -> s
     start = placed[0].at if placed else None
     last_tick = -1e9
     for i, p in enumerate(placed):
-        if start is not None and (p.x - last_tick >= 110 or i == len(placed) - 1):
+        if start is not None and p.x - last_tick >= 110:
             label = elapsed((p.at - start).total_seconds()) if i else p.at.strftime("%H:%M:%S")
             out.append(f'<line x1="{p.x:.1f}" y1="{axis_y}" x2="{p.x:.1f}" y2="{axis_y + 5}" stroke="{MUTED}"/>')
             out.append(f'<text x="{p.x:.1f}" y="{axis_y + 18}" font-size="11" text-anchor="middle" '
@@ -178,7 +179,9 @@ def _marker(p: Placed, lane_y: dict[str, int], sales_base: int) -> str:
         parts.append(f'<circle cx="{p.x:.1f}" cy="{y}" r="5.5" fill="{colour}"/>')
     if label:
         fill = RED if red else INK
-        parts.append(f'<text x="{p.x + 4:.1f}" y="{y - 10}" font-size="10.5" fill="{fill}" '
-                     f'transform="rotate(-38 {p.x + 4:.1f} {y - 10})">{escape(label)}</text>')
+        dx, dy = (13, 14) if kind == "status" else (5, 10)        # clear of the flag / the dot
+        weight = ' font-weight="600"' if kind == "status" else ""
+        parts.append(f'<text x="{p.x + dx:.1f}" y="{y - dy}" font-size="10.5" fill="{fill}"{weight} '
+                     f'transform="rotate(-38 {p.x + dx:.1f} {y - dy})">{escape(label)}</text>')
     parts.append("</g>")
     return "".join(parts)

@@ -100,7 +100,8 @@ def router(console: Any) -> APIRouter:
             return []                       # a form without suggestions still works
 
     def form_context(form: dict[str, str], errors: dict[str, str], stock: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"form": form, "errors": errors, "stock": stock, "line_rows": range(LINE_ROWS),
+        address_open = any(k.startswith("address_") and (v or k in errors) for k, v in {**form, **errors}.items())
+        return {"form": form, "errors": errors, "stock": stock, "line_rows": range(LINE_ROWS), "address_open": address_open,
                 "order_types": [t.value for t in OrderType], "payment_methods": [p.value for p in PaymentMethod],
                 "policies": [p.value for p in FulfilmentPolicy]}
 
