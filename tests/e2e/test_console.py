@@ -130,12 +130,16 @@ async def test_clerk_places_an_order_and_watches_it_complete_live(e2e: E2E, cons
     await page.get_by_label("SKU, line 1").fill(sku)
     await page.get_by_label("Quantity, line 1").fill("two")
     await page.get_by_text("Delivery address").click()        # a disclosure, closed by default
-    await page.get_by_label("Country (ISO code)").fill("ZZ")
+    address = page.locator("details .grid")
+    for field, value in (("Name", "Acme"), ("Street", "Main St 1"), ("City", "Berlin"), ("Postal code", "10115"),
+                         ("Country (ISO code)", "ZZ")):
+        await address.get_by_label(field, exact=True).fill(value)
     await page.get_by_role("button", name="Place order").click()
     errors = page.get_by_test_id("form-errors")
     await expect(errors).to_contain_text("quantity")            # the API's 422, field by field
     await expect(page.locator("#err-quantity_0")).to_contain_text("integer")
     await expect(page.locator("#f-quantity_0")).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#err-address_country")).to_contain_text("ISO 3166-1")
     await shot(page, "03-place-order-422", tablet=True)
 
     await page.get_by_label("Quantity, line 1").fill("2")

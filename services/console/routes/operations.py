@@ -23,11 +23,13 @@ def _flash(request: Request, text: str, kind: str = "ok") -> None:
     request.session["flash"] = {"kind": kind, "text": text}
 
 
-def sparkline(points: list[tuple[float, int]], width: int = 220, height: int = 44) -> dict[str, Any]:
-    """An SVG polyline's points for a lag series (x: time, y: lag; zero at the bottom)."""
+def sparkline(points: list[tuple[float, int]], width: int = 220, height: int = 44,
+              window: tuple[float, float] | None = None) -> dict[str, Any]:
+    """An SVG polyline's points for a lag series (x: time over `window`, the same for every group;
+    y: lag, zero at the bottom)."""
     if not points:
         return {"points": "", "width": width, "height": height, "max": 0}
-    t0, t1 = points[0][0], points[-1][0]
+    t0, t1 = window or (points[0][0], points[-1][0])
     top = max(v for _, v in points) or 1
     span = (t1 - t0) or 1.0
     coords = [(2 + (t - t0) / span * (width - 4) if len(points) > 1 else width / 2,
@@ -141,9 +143,10 @@ def router(console: Any) -> APIRouter:
     async def lag(request: Request, user: User = needs(*access.LAG_READERS)) -> Response:
         history = console.lag
         latest = history.latest()
+        window = (history.samples[0].at, latest.at) if latest else None
         groups = []
         for name, group in sorted((latest.groups if latest else {}).items()):
-            groups.append({"group": group, "chart": sparkline(history.series(name))})
+            groups.append({"group": group, "chart": sparkline(history.series(name), window=window)})
         return console.render(request, "lag.html", {
             "groups": groups, "error": history.error,
             "sampled_at": dt.datetime.fromtimestamp(latest.at, dt.timezone.utc) if latest else None,

@@ -101,7 +101,7 @@ def router(console: Any) -> APIRouter:
 
     def form_context(form: dict[str, str], errors: dict[str, str], stock: list[dict[str, Any]]) -> dict[str, Any]:
         address_open = any(k.startswith("address_") and (v or k in errors) for k, v in {**form, **errors}.items())
-        return {"form": form, "errors": errors, "stock": stock, "line_rows": range(LINE_ROWS), "address_open": address_open,
+        return {"form": form, "errors": errors, "error_label": error_label, "stock": stock, "line_rows": range(LINE_ROWS), "address_open": address_open,
                 "order_types": [t.value for t in OrderType], "payment_methods": [p.value for p in PaymentMethod],
                 "policies": [p.value for p in FulfilmentPolicy]}
 
@@ -258,6 +258,16 @@ def form_errors(fields: dict[str, str], row_of_line: list[int]) -> dict[str, str
             key = parts[0]
         out[key] = f"{out[key]}; {message}" if key in out else message
     return out
+
+
+def error_label(key: str) -> str:
+    """A form field's name as a person reads it: quantity_0 -> "line 1 quantity"."""
+    head, _, tail = key.rpartition("_")
+    if tail.isdigit() and head in ("sku", "quantity"):
+        return f"line {int(tail) + 1} {head}"
+    if key.startswith("address_"):
+        return "delivery address " + key[len("address_"):].replace("_", " ")
+    return key.replace("_", " ")
 
 
 def actions_for(user: User, order: dict[str, Any]) -> dict[str, Any]:

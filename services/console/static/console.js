@@ -8,8 +8,14 @@
   }
   document.addEventListener("htmx:sseOpen", function () { state("on", "live updates: on"); });
   document.addEventListener("htmx:sseError", function () { state("off", "live updates: reconnecting…"); });
-  document.addEventListener("htmx:afterSwap", function (event) {
+  // The swimlane picture opens at its newest end (it scrolls sideways when the saga is long).
+  function newestLanes() {
+    document.querySelectorAll(".swimlanes-wrap").forEach(function (el) { el.scrollLeft = el.scrollWidth; });
+  }
+  document.addEventListener("DOMContentLoaded", newestLanes);
+  document.addEventListener("htmx:afterSwap", function () {
     var main = document.getElementById("main");
     if (main) { main.dataset.liveUpdates = String(Number(main.dataset.liveUpdates || 0) + 1); }
+    newestLanes();
   });
 })();
