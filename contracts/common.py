@@ -10,6 +10,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+UnitCost = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4)]   # per unit, in the base currency
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
+BASE_CURRENCY = "EUR"    # the company's books; money in a message without a currency is in it
 Quantity = Annotated[int, Field(gt=0, le=1_000_000)]
 
 
@@ -47,6 +50,25 @@ class PricedLine(BaseModel):
     sku: str
     quantity: Quantity
     unit_price: Money
+
+
+class LineCost(BaseModel):
+    """What goods cost the company (moving average at the time, base currency) for one SKU."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    sku: str
+    quantity: Quantity
+    unit_cost: UnitCost
+
+
+class ReturnReason(StrEnum):
+    WRONG_ITEM = "wrong_item"            # an order accuracy failure
+    WRONG_QUANTITY = "wrong_quantity"    # an order accuracy failure
+    DAMAGED = "damaged"
+    DEFECTIVE = "defective"
+    NOT_NEEDED = "not_needed"
+    OTHER = "other"
 
 
 class StockLine(BaseModel):

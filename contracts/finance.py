@@ -1,13 +1,14 @@
-"""Finance: credit review, invoicing, payments."""
+"""Finance: credit review, invoicing, payments, dunning and credit hold, bank reconciliation."""
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import ClassVar
 
 from pydantic import Field
 
-from contracts.common import ChangeProposal, Money, OrderType, OrderUnderReview, PaymentMethod, PricedLine
+from contracts.common import ChangeProposal, Currency, Money, OrderType, OrderUnderReview, PaymentMethod, PricedLine
 from contracts.envelope import Message
 from contracts.replies import ChangeReviewedReply, CompensationDoneReply, OrderReviewedReply
 from contracts.risk import RiskClosedShape, RiskRaisedShape
@@ -35,6 +36,8 @@ class CheckCredit(Message):
     payment_terms_days: int | None = Field(default=None, description="Requested terms; None: the agreed terms")
     terms_approved_by: str | None = Field(default=None, description="The sales manager whose joint review "
                                                                     "approved terms outside the agreement")
+    currency: Currency | None = Field(default=None, description="ISO 4217; absent: EUR (the base currency)")
+    country: str | None = Field(default=None, description="Destination country (tax); absent: none known")
 
 
 class ReleaseCredit(Message):
@@ -60,6 +63,8 @@ class IssueInvoice(Message):
     total: Money
     kind: str = Field(default="shipment", description="shipment | prepayment (billed before delivery)")
     payment_terms_days: int | None = Field(default=None, description="The order's approved terms; None: the agreed")
+    currency: Currency | None = Field(default=None, description="ISO 4217; absent: EUR (the base currency)")
+    country: str | None = Field(default=None, description="Destination country: the tax rate depends on it")
 
 
 class CreditInvoices(Message):
@@ -126,6 +131,7 @@ class CreditApproved(Message):
     amount: Money
     credit_limit: Money
     exposure_after: Money
+    currency: Currency | None = Field(default=None, description="ISO 4217; absent: EUR (the base currency)")
 
 
 class CreditRejected(Message):
@@ -154,6 +160,11 @@ class InvoiceIssued(Message):
     shipment_ref: str
     amount: Money
     due_date: dt.date
+    kind: str | None = Field(default=None, description="shipment | prepayment | charge (dunning fees and interest); "
+                                                       "absent in messages from before charges existed: shipment")
+    currency: Currency | None = Field(default=None, description="ISO 4217; absent: EUR (the base currency)")
+    net: Money | None = Field(default=None, description="Before tax; amount (gross) = net + tax")
+    tax: Money | None = None
 
 
 class PaymentReceived(Message):
@@ -165,6 +176,7 @@ class PaymentReceived(Message):
     payment_ref: str
     amount: Money
     order_paid_in_full: bool
+    currency: Currency | None = Field(default=None, description="ISO 4217; absent: EUR (the base currency)")
 
 
 class CreditNoteIssued(Message):
@@ -176,6 +188,12 @@ class CreditNoteIssued(Message):
     credit_note_number: str
     amount: Money
     reason: str
+    currency: Currency | None = Field(default=None, description="ISO 4217; absent: EUR (the base currency)")
+    net: Money | None = Field(default=None, description="amount = net + tax, in the invoice's proportion")
+    tax: Money | None = None
+    kind: str | None = Field(default=None, description="cancellation (compensation) | return (RMA) | manual "
+                                                       "(a person's correction); absent: cancellation")
+    rma: str | None = None
 
 
 class PaymentRefunded(Message):
@@ -186,6 +204,7 @@ class PaymentRefunded(Message):
     payment_ref: str
     refund_ref: str
     amount: Money
+    currency: Currency | None = Field(default=None, description="ISO 4217; absent: EUR (the base currency)")
 
 
 class CreditAdjusted(Message):
@@ -220,3 +239,135 @@ class RiskRaised(RiskRaisedShape):
 class RiskClosed(RiskClosedShape):
     TYPE: ClassVar[str] = "finance.risk_closed"
     TOPIC: ClassVar[str] = EVENTS
+
+
+# --- dunning and credit hold ------------------------------------------------------------------
+
+class PaymentReminderIssued(Message):
+    """An overdue invoice reached a dunning level (reminder, second reminder, final notice, ...).
+    Fees and interest, when the level charges any, are billed on a charge invoice."""
+
+    TYPE: ClassVar[str] = "finance.payment_reminder_issued"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    customer_id: str
+    invoice_number: str
+    level: int = Field(ge=1, description="1 = first reminder")
+    level_name: str
+    outstanding: Money = Field(description="What the invoice still owes")
+    due_date: dt.date
+    overdue_days: int = Field(ge=0)
+    fee: Money = Decimal("0.00")
+    interest: Money = Decimal("0.00")
+    charge_invoice: str | None = Field(default=None, description="The invoice billing fee + interest, if any")
+
+
+class CustomerCreditHoldPlaced(Message):
+    """A customer is past the overdue threshold: new standard orders wait for finance or are rejected
+    (per customer policy) until the hold lifts. Keyed and correlated by customer id."""
+
+    TYPE: ClassVar[str] = "finance.customer_credit_hold_placed"
+    TOPIC: ClassVar[str] = EVENTS
+
+    customer_id: str
+    reason: str
+    overdue_invoices: list[str]
+    overdue_amount: Money
+    policy: str = Field(description="wait | reject: what happens to new standard orders")
+
+
+class CustomerCreditHoldLifted(Message):
+    TYPE: ClassVar[str] = "finance.customer_credit_hold_lifted"
+    TOPIC: ClassVar[str] = EVENTS
+
+    customer_id: str
+    reason: str
+
+
+class CreditCheckPending(Message):
+    """Reply to CheckCredit while the customer is on credit hold (policy `wait`): the order waits for
+    finance; CreditApproved or CreditRejected follows when the hold lifts or a person decides."""
+
+    TYPE: ClassVar[str] = "finance.credit_check_pending"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    customer_id: str
+    reason: str
+
+
+# --- bank reconciliation ----------------------------------------------------------------------
+
+class BankStatementImported(Message):
+    """A bank statement was imported (once per statement id); counts per outcome."""
+
+    TYPE: ClassVar[str] = "finance.bank_statement_imported"
+    TOPIC: ClassVar[str] = EVENTS
+
+    statement_id: str
+    format: str
+    lines: int
+    matched: int
+    partial: int
+    overpaid: int
+    unmatched: int
+    ignored: int
+
+
+class BankPaymentMatched(Message):
+    """(Part of) an incoming bank payment was applied to an invoice. PaymentReceived follows."""
+
+    TYPE: ClassVar[str] = "finance.bank_payment_matched"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    customer_id: str
+    invoice_number: str
+    statement_id: str
+    bank_ref: str
+    amount: Money = Field(description="Applied to this invoice")
+    line_amount: Money
+    basis: str = Field(description="reference | amount_and_customer | manual")
+    payment_ref: str
+
+
+class BankLineUnmatched(Message):
+    """An incoming bank payment (or what is left of it) could not be applied: listed for a person."""
+
+    TYPE: ClassVar[str] = "finance.bank_line_unmatched"
+    TOPIC: ClassVar[str] = EVENTS
+
+    statement_id: str
+    bank_ref: str
+    amount: Money = Field(description="Not applied")
+    reason: str
+
+
+# --- returns after delivery -------------------------------------------------------------------
+
+class SettleReturn(Message):
+    """Returned goods were inspected: credit-note their value (net + tax, as invoiced) and refund what
+    the customer paid beyond what it now owes. Once per RMA."""
+
+    TYPE: ClassVar[str] = "finance.settle_return"
+    TOPIC: ClassVar[str] = COMMANDS
+
+    rma: str
+    order_id: str
+    lines: list[PricedLine] = Field(description="The returned goods at the order's prices (net)")
+    reason: str
+    country: str | None = Field(default=None, description="Destination country of the order (tax)")
+
+
+class ReturnSettled(Message):
+    TYPE: ClassVar[str] = "finance.return_settled"
+    TOPIC: ClassVar[str] = EVENTS
+
+    rma: str
+    order_id: str
+    credited: Money = Field(description="Gross, on credit notes")
+    credited_net: Money
+    refunded: Money = Field(description="Asked back from the provider for the customer")
+    credit_notes: list[str]
+    currency: Currency | None = None

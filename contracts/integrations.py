@@ -10,7 +10,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from contracts.common import Money
+from contracts.common import Currency, Money
 from contracts.envelope import Message
 
 CARRIER_REQUESTS = "carrier.requests.v1"
@@ -110,6 +110,7 @@ class CarrierTrackingUpdate(Message):
     tracking_number: str
     status: Literal["picked_up", "in_transit", "delivered", "delayed", "returned"]
     at: dt.datetime
+    eta: dt.date | None = Field(default=None, description="With `delayed`: the new expected delivery date")
 
 
 class PaymentRequested(Message):
@@ -124,6 +125,7 @@ class PaymentRequested(Message):
     amount: Money
     method: str
     due_date: dt.date
+    currency: Currency | None = Field(default=None, description="ISO 4217; absent: EUR")
 
 
 class PaymentSettled(Message):

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from contracts.common import Address, ChangeProposal, OrderUnderReview, StockLine
+from contracts.common import Address, ChangeProposal, Money, OrderUnderReview, StockLine
 from contracts.envelope import Message
 from contracts.replies import ChangeReviewedReply, CompensationDoneReply, OrderReviewedReply
 from contracts.risk import RiskClosedShape, RiskRaisedShape
@@ -89,6 +89,7 @@ class ShipmentBooked(Message):
     waybill: str
     tracking_number: str
     eta: dt.date
+    cost: Money | None = Field(default=None, description="What the carrier charges (base currency)")
 
 
 class ShipmentBookingFailed(Message):
@@ -210,3 +211,16 @@ class RiskRaised(RiskRaisedShape):
 class RiskClosed(RiskClosedShape):
     TYPE: ClassVar[str] = "logistics.risk_closed"
     TOPIC: ClassVar[str] = EVENTS
+
+
+class ShipmentDelayed(Message):
+    """The carrier reports a delay: the customer is told."""
+
+    TYPE: ClassVar[str] = "logistics.shipment_delayed"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    shipment_id: str
+    tracking_number: str
+    carrier: str
+    eta: dt.date | None = None

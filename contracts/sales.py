@@ -7,7 +7,8 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from contracts.common import Address, FulfilmentPolicy, Money, OrderType, PaymentMethod, PricedLine, Quantity
+from contracts.common import (Address, Currency, FulfilmentPolicy, Money, OrderType, PaymentMethod, PricedLine,
+                              Quantity, ReturnReason, StockLine)
 from contracts.envelope import Message
 from pydantic import BaseModel, ConfigDict
 
@@ -45,6 +46,7 @@ class PlaceOrder(Message):
     special: bool = Field(default=False, description="Flagged as special: needs a joint review")
     special_reason: str | None = Field(default=None, max_length=500,
                                        description="Why it is special (also flags it)")
+    currency: Currency | None = Field(default=None, description="Must be the customer's; absent: the customer's")
 
 
 # --- events (written only by sales) -----------------------------------------------------------
@@ -60,6 +62,7 @@ class OrderPlaced(Message):
     lines: list[PricedLine]
     total: Money
     channel: str
+    currency: Currency | None = Field(default=None, description="Of the prices and total; absent: EUR")
 
 
 class OrderStatusChanged(Message):
@@ -165,3 +168,57 @@ class DecisionTaken(Message):
     choice: str
     decided_by: str = Field(description="User id, 'default' (nobody decided in time) or 'moot' (the cause went away)")
     comment: str | None = None
+
+
+# --- returns after delivery (RMA) ----------------------------------------------------------------
+
+class ReturnRequested(Message):
+    TYPE: ClassVar[str] = "sales.return_requested"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    order_number: str
+    rma: str
+    lines: list[StockLine]
+    reason: ReturnReason
+    comment: str | None = None
+
+
+class ReturnDecided(Message):
+    TYPE: ClassVar[str] = "sales.return_decided"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    order_number: str
+    rma: str
+    approved: bool
+    note: str | None = None
+
+
+class ReturnCompleted(Message):
+    """Goods back and inspected, credit note issued and what was paid for them refunded."""
+
+    TYPE: ClassVar[str] = "sales.return_completed"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    order_number: str
+    rma: str
+    restocked: list[StockLine]
+    scrapped: list[StockLine]
+    credited: Money
+    refunded: Money
+
+
+class FeedbackReceived(Message):
+    """A customer's rating of an order (1-5), given or changed."""
+
+    TYPE: ClassVar[str] = "sales.feedback_received"
+    TOPIC: ClassVar[str] = EVENTS
+
+    order_id: str
+    order_number: str
+    customer_id: str
+    rating: int = Field(ge=1, le=5)
+    comment: str | None = None
+    revision: int = Field(ge=1, description="1 when given, then 2, 3, ... when changed")

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from contracts import finance, integrations, logistics, procurement, risk, sales, warehouse
+from contracts import customer, finance, integrations, logistics, procurement, risk, sales, warehouse
 from contracts.envelope import Message, message_types
 
 DEPARTMENTS = ("sales", "procurement", "warehouse", "logistics", "finance")
-EXTERNAL_PARTIES = ("carrier", "payments", "supplier")   # simulated in development and tests
+EXTERNAL_PARTIES = ("carrier", "payments", "supplier", "notifier")   # simulated in development and tests
 INTEGRATION = "integration"          # other systems placing orders on sales.commands.v1
 OUTSIDE_READER = "outside-reader"    # subscribing systems: read every event topic, write nothing
 
@@ -90,11 +90,18 @@ CATALOGUE: dict[str, TopicSpec] = {
         TopicSpec(integrations.SUPPLIER_EVENTS, owner="procurement", writers=frozenset({"supplier"}),
                   readers=frozenset({"procurement", OUTSIDE_READER}),
                   description="Suppliers' confirmations, rejections and deliveries"),
+        TopicSpec(customer.NOTIFICATIONS, owner="sales", writers=frozenset({"sales"}), readers=frozenset({"notifier"}),
+                  retention_ms=30 * DAY_MS,
+                  description="Messages to customers (confirmed, shipped, delayed, delivered, invoice, reminder, "
+                              "returns) for the notification service, in each customer's channel and language"),
+        TopicSpec(customer.RECEIPTS, owner="sales", writers=frozenset({"notifier"}), readers=frozenset({"sales"}),
+                  retention_ms=30 * DAY_MS,
+                  description="The notification service's receipts: what was sent to whom, on which channel"),
     ]
 }
 
 # Keep the imports referenced: each module registers its messages on import.
-_MODULES = (sales, finance, warehouse, logistics, procurement, integrations, risk)
+_MODULES = (sales, finance, warehouse, logistics, procurement, integrations, customer, risk)
 
 
 def topic_for(message: type[Message] | Message) -> TopicSpec:
@@ -131,7 +138,7 @@ def validate_catalogue() -> list[str]:
     for type_name, model in message_types().items():
         if model.TOPIC not in CATALOGUE:
             problems.append(f"{type_name}: topic {model.TOPIC!r} is not in the catalogue")
-        if not type_name.split(".")[0] in {*DEPARTMENTS, "carrier", "payments", "supplier", "risk"}:
+        if not type_name.split(".")[0] in {*DEPARTMENTS, "carrier", "payments", "supplier", "customer", "risk"}:
             problems.append(f"{type_name}: type must start with its department or integration")
     for spec in CATALOGUE.values():
         if spec.partitions < 3 and not spec.name.endswith(".dlq.v1"):

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.common import ChangeProposal, OrderUnderReview, StockLine
+from contracts.common import ChangeProposal, LineCost, Money, OrderUnderReview, StockLine, UnitCost
 from contracts.envelope import Message
 from contracts.replies import ChangeReviewedReply, CompensationDoneReply, OrderReviewedReply
 from contracts.risk import RiskClosedShape, RiskRaisedShape
@@ -81,6 +81,8 @@ class ReceiveGoods(Message):
     sku: str
     quantity: int = Field(gt=0)
     order_id: str | None = None
+    unit_cost: UnitCost | None = Field(default=None, description="Purchase price per unit (base currency): the "
+                                                                 "moving average cost is updated with it")
 
 
 class AdjustReservation(Message):
@@ -151,6 +153,8 @@ class OrderDispatched(Message):
     carrier: str
     tracking_number: str
     lines: list[StockLine]
+    costs: list[LineCost] | None = Field(default=None, description="Cost of the goods shipped (moving average, "
+                                                                   "base currency), per SKU")
 
 
 class DispatchRefused(Message):
@@ -215,3 +219,70 @@ class RiskRaised(RiskRaisedShape):
 class RiskClosed(RiskClosedShape):
     TYPE: ClassVar[str] = "warehouse.risk_closed"
     TOPIC: ClassVar[str] = EVENTS
+
+
+# --- customer returns (RMA) ----------------------------------------------------------------------
+
+class ExpectReturn(Message):
+    """An approved return: the warehouse expects these goods back from the customer."""
+
+    TYPE: ClassVar[str] = "warehouse.expect_return"
+    TOPIC: ClassVar[str] = COMMANDS
+
+    rma: str
+    order_id: str
+    lines: list[StockLine]
+    reason: str
+
+
+class ReturnExpected(Message):
+    TYPE: ClassVar[str] = "warehouse.return_expected"
+    TOPIC: ClassVar[str] = EVENTS
+
+    rma: str
+    order_id: str
+
+
+class ReturnReceived(Message):
+    """The returned goods arrived at the warehouse (recorded by a person at the dock)."""
+
+    TYPE: ClassVar[str] = "warehouse.return_received"
+    TOPIC: ClassVar[str] = EVENTS
+
+    rma: str
+    order_id: str
+    lines: list[StockLine]
+
+
+class ReturnInspected(Message):
+    """Inspected: restocked goods are on the shelf again (at the cost they left with), scrapped ones gone."""
+
+    TYPE: ClassVar[str] = "warehouse.return_inspected"
+    TOPIC: ClassVar[str] = EVENTS
+
+    rma: str
+    order_id: str
+    restocked: list[StockLine]
+    scrapped: list[StockLine]
+    restocked_cost: Money = Field(description="Value of the restocked goods at cost (base currency)")
+
+
+class SkuValue(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    sku: str
+    on_hand: int = Field(ge=0)
+    unit_cost: UnitCost
+    value: Money
+
+
+class StockValued(Message):
+    """A periodic snapshot of what the stock is worth at cost (for inventory turnover)."""
+
+    TYPE: ClassVar[str] = "warehouse.stock_valued"
+    TOPIC: ClassVar[str] = EVENTS
+
+    snapshot_id: str
+    taken_at: dt.datetime
+    total_value: Money
+    skus: list[SkuValue]

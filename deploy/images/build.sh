@@ -25,7 +25,7 @@ BASE="${ORDERFLOW_IMAGE_BASE:-$LOCAL_BASE}"
 REGISTRY="${ORDERFLOW_IMAGE_REGISTRY:-localhost}"
 PY="${PYTHON:-$REPO/.venv/bin/python}"
 [ -x "$PY" ] || PY=python3
-COMPONENTS=(sales procurement warehouse logistics finance carrier payments supplier cli)
+COMPONENTS=(sales procurement warehouse logistics finance carrier payments supplier notifier cli)
 
 log() { echo "[images] $*"; }
 err() { echo "[images] ERROR: $*" >&2; }

@@ -187,14 +187,21 @@ def get_order(order_id: str) -> dict[str, Any]:
     return json_or_fail(response, f"reading order {order_id}")
 
 
-def list_orders(status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    params: dict[str, Any] = {"limit": limit}
+def list_orders(status: str | None = None, limit: int = 100, **filters: Any) -> list[dict[str, Any]]:
+    """GET /orders with filters (customer_id, created_from, created_to, order_number, external_ref,
+    channel, cursor); the next page's cursor, if any, is printed by the caller from `last_cursor`."""
+    global last_cursor
+    params: dict[str, Any] = {"limit": limit, **{k: v for k, v in filters.items() if v}}
     if status:
         params["status"] = status
     response = call("sales", "GET", "/orders", params=params)
     if response.status_code == 422:
         raise fail("; ".join(validation_errors(response)))
+    last_cursor = response.headers.get("x-next-cursor")
     return json_or_fail(response, "listing orders")
+
+
+last_cursor: str | None = None
 
 
 def wait_final(order_ids: list[str], timeout: float = 60.0) -> dict[str, dict[str, Any]]:

@@ -19,7 +19,7 @@ import httpx
 from services.runtime.config import DEFAULT_HTTP_PORTS
 
 SERVICES = ("sales", "procurement", "warehouse", "logistics", "finance")
-SIMULATORS = ("carrier", "payments", "supplier")
+SIMULATORS = ("carrier", "payments", "supplier", "notifier")
 CONSOLE = "console"      # the browser console: a client of the five APIs, started after them
 MODULES = {**{s: f"services.{s}" for s in SERVICES}, **{s: f"services.simulators.{s}" for s in SIMULATORS},
            CONSOLE: "services.console"}

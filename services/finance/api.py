@@ -24,7 +24,8 @@ def router(service: Service) -> APIRouter:
             customer, exposure = await credit_account(conn, customer_id)
         if customer is None:
             raise HTTPException(404, f"no customer {customer_id}")
-        return {"customer_id": customer_id, "credit_limit": str(customer["credit_limit"]),
+        return {"customer_id": customer_id, "currency": customer["currency"],
+                "credit_limit": str(customer["credit_limit"]),
                 "exposure": str(exposure), "available": str(customer["credit_limit"] - exposure)}
 
     @api.get("/invoices", dependencies=readers)

@@ -15,7 +15,8 @@ from decimal import Decimal
 import asyncpg
 
 from contracts import finance, integrations
-from services.finance import credit_risk, rules
+from contracts.common import BASE_CURRENCY
+from services.finance import credit_control, credit_risk, rules, store, tax
 from services.runtime.consumer import Consumer, Unprocessable
 from services.runtime.outbox import Tx
 
@@ -52,8 +53,8 @@ async def _refresh_invoice(conn: asyncpg.Connection, invoice_number: str) -> Non
         await conn.execute("UPDATE invoices SET status = $2 WHERE invoice_number = $1", invoice_number, status)
 
 
-async def _prices(conn: asyncpg.Connection) -> dict[str, Decimal]:
-    return {r["sku"]: r["list_price"] for r in await conn.fetch("SELECT * FROM price_list")}
+async def _prices(conn: asyncpg.Connection, currency: str | None = None) -> dict[str, Decimal]:
+    return await store.list_prices(conn, currency or BASE_CURRENCY)
 
 
 def _money(amount: Decimal) -> str:
@@ -81,38 +82,53 @@ async def _exposure_moved(tx: Tx, customer_id: str | None) -> None:
         await credit_risk.reassess(tx, customer_id, customer["credit_limit"], exposure)
 
 
-def register(consumer: Consumer) -> None:
+async def review_credit(tx: Tx, cmd: finance.CheckCredit) -> None:
+    """The credit check proper: price against the price list, exposure against the limit, requested
+    payment terms against the agreement. Also used when a credit hold lifts, for the orders that
+    waited (credit_control.py)."""
+    hold = await tx.conn.fetchrow("SELECT * FROM credit_holds WHERE order_id = $1", cmd.order_id)
+    customer, exposure = await credit_account(tx.conn, cmd.customer_id)
+    gross = (await store.taxed(tx.conn, cmd.lines, cmd.country)).gross   # limit and exposure: with tax
+    if hold is None:
+        if customer is None:
+            reasons = [f"unknown customer {cmd.customer_id}"]
+        elif (cmd.currency or BASE_CURRENCY) != customer["currency"]:
+            reasons = [f"the order is in {cmd.currency or BASE_CURRENCY}; {cmd.customer_id} is billed in "
+                       f"{customer['currency']}"]
+        else:
+            account = rules.CreditAccount(customer["credit_limit"], exposure, customer["max_discount_pct"])
+            reasons = rules.review(cmd.order_type, cmd.lines, gross, account,
+                                   await _prices(tx.conn, customer["currency"]))
+            terms = rules.terms_outside_agreement(cmd.payment_terms_days, customer["payment_terms_days"],
+                                                  cmd.terms_approved_by)
+            reasons += [terms] if terms else []
+        if reasons:
+            await tx.emit(finance.CreditRejected(order_id=cmd.order_id, customer_id=cmd.customer_id,
+                                                 reasons=reasons), key=cmd.order_id)
+            if customer is not None and any(r.startswith("credit limit exceeded") for r in reasons):
+                await credit_risk.reassess(tx, cmd.customer_id, customer["credit_limit"], exposure,
+                                           refused_amount=gross, order_id=cmd.order_id)
+            return
+        amount = rules.held_amount(cmd.order_type, gross)
+        await tx.conn.execute(
+            "INSERT INTO credit_holds (order_id, customer_id, amount, status, order_type, net_total, gross_total,"
+            " payment_terms_days) VALUES ($1, $2, $3, 'held', $4, $5, $6, $7)",
+            cmd.order_id, cmd.customer_id, amount, cmd.order_type.value, cmd.total, gross, cmd.payment_terms_days)
+        exposure += amount
+        await credit_risk.reassess(tx, cmd.customer_id, customer["credit_limit"], exposure)
+    # Approved now, or asked again for an order already approved: answer the same way.
+    await tx.emit(finance.CreditApproved(
+        order_id=cmd.order_id, customer_id=cmd.customer_id, amount=cmd.total,
+        credit_limit=customer["credit_limit"], exposure_after=exposure, currency=customer["currency"]),
+        key=cmd.order_id)
+
+
+def register(consumer: Consumer, config: credit_control.CreditConfig) -> None:
     @consumer.on(finance.CheckCredit)
     async def check_credit(tx: Tx, cmd: finance.CheckCredit) -> None:
-        hold = await tx.conn.fetchrow("SELECT * FROM credit_holds WHERE order_id = $1", cmd.order_id)
-        customer, exposure = await credit_account(tx.conn, cmd.customer_id)
-        if hold is None:
-            if customer is None:
-                reasons = [f"unknown customer {cmd.customer_id}"]
-            else:
-                account = rules.CreditAccount(customer["credit_limit"], exposure, customer["max_discount_pct"])
-                reasons = rules.review(cmd.order_type, cmd.lines, cmd.total, account, await _prices(tx.conn))
-                terms = rules.terms_outside_agreement(cmd.payment_terms_days, customer["payment_terms_days"],
-                                                      cmd.terms_approved_by)
-                reasons += [terms] if terms else []
-            if reasons:
-                await tx.emit(finance.CreditRejected(order_id=cmd.order_id, customer_id=cmd.customer_id,
-                                                     reasons=reasons), key=cmd.order_id)
-                if customer is not None and any(r.startswith("credit limit exceeded") for r in reasons):
-                    await credit_risk.reassess(tx, cmd.customer_id, customer["credit_limit"], exposure,
-                                               refused_amount=cmd.total, order_id=cmd.order_id)
-                return
-            amount = rules.held_amount(cmd.order_type, cmd.total)
-            await tx.conn.execute(
-                "INSERT INTO credit_holds (order_id, customer_id, amount, status, order_type, payment_terms_days)"
-                " VALUES ($1, $2, $3, 'held', $4, $5)",
-                cmd.order_id, cmd.customer_id, amount, cmd.order_type.value, cmd.payment_terms_days)
-            exposure += amount
-            await credit_risk.reassess(tx, cmd.customer_id, customer["credit_limit"], exposure)
-        # Approved now, or asked again for an order already approved: answer the same way.
-        await tx.emit(finance.CreditApproved(
-            order_id=cmd.order_id, customer_id=cmd.customer_id, amount=cmd.total,
-            credit_limit=customer["credit_limit"], exposure_after=exposure), key=cmd.order_id)
+        if await credit_control.held_back(tx, cmd, config):   # customer on credit hold: waits or is rejected
+            return
+        await review_credit(tx, cmd)
 
     @consumer.on(finance.ReleaseCredit)
     async def release_credit(tx: Tx, cmd: finance.ReleaseCredit) -> None:
@@ -124,6 +140,8 @@ def register(consumer: Consumer) -> None:
             await _exposure_moved(tx, await tx.conn.fetchval(
                 "SELECT customer_id FROM credit_holds WHERE order_id = $1", cmd.order_id))
             summary = f"released credit hold of {_money(amount)}"
+        elif await credit_control.drop_waiting(tx, cmd.order_id):
+            summary = "the credit check waiting for finance was withdrawn"
         else:
             summary = "no credit held"
         await tx.emit(finance.CompensationDone(order_id=cmd.order_id, command_type=finance.ReleaseCredit.TYPE,
@@ -134,24 +152,28 @@ def register(consumer: Consumer) -> None:
         existing = await tx.conn.fetchrow(
             "SELECT * FROM invoices WHERE order_id = $1 AND shipment_ref = $2", cmd.order_id, cmd.shipment_ref)
         if existing is None:
-            terms = await tx.conn.fetchval("SELECT payment_terms_days FROM customers WHERE customer_id = $1",
-                                           cmd.customer_id)
-            if terms is None:
+            customer = await tx.conn.fetchrow("SELECT * FROM customers WHERE customer_id = $1", cmd.customer_id)
+            if customer is None:
                 raise Unprocessable(f"unknown customer {cmd.customer_id}")
+            terms = customer["payment_terms_days"]
             terms = cmd.payment_terms_days if cmd.payment_terms_days is not None else terms   # approved in review
+            currency = cmd.currency or customer["currency"]
+            taxed = await store.taxed(tx.conn, cmd.lines, cmd.country)   # net + tax per line = gross
             seq = await tx.conn.fetchval("SELECT nextval('invoice_number_seq')")
             number = f"INV-{seq:06d}"
             kind = "prepayment" if cmd.kind == "prepayment" else "shipment"
             due = dt.date.today() + dt.timedelta(days=0 if kind == "prepayment" else terms)
             existing = await tx.conn.fetchrow(
                 "INSERT INTO invoices (invoice_number, order_id, shipment_ref, customer_id, amount, due_date,"
-                " status, kind) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7) RETURNING *",
-                number, cmd.order_id, cmd.shipment_ref, cmd.customer_id, cmd.total, due, kind)
+                " status, kind, net, tax, tax_lines, currency, country)"
+                " VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $9, $10, $11, $12) RETURNING *",
+                number, cmd.order_id, cmd.shipment_ref, cmd.customer_id, taxed.gross, due, kind, taxed.net,
+                taxed.tax, taxed.as_json(), currency, cmd.country)
             # The invoice now carries (its part of) the exposure the hold carried.
             hold = await tx.conn.fetchrow(
                 "SELECT * FROM credit_holds WHERE order_id = $1 AND status = 'held' FOR UPDATE", cmd.order_id)
             if hold is not None:
-                left = rules.hold_after_invoice(hold["amount"], cmd.total, kind)
+                left = rules.hold_after_invoice(hold["amount"], taxed.gross, kind)
                 if left > 0:
                     await tx.conn.execute("UPDATE credit_holds SET amount = $2, updated_at = now()"
                                           " WHERE order_id = $1", cmd.order_id, left)
@@ -159,11 +181,12 @@ def register(consumer: Consumer) -> None:
                     await tx.conn.execute("UPDATE credit_holds SET status = 'invoiced', updated_at = now()"
                                           " WHERE order_id = $1", cmd.order_id)
             await tx.emit(integrations.PaymentRequested(
-                invoice_number=number, order_id=cmd.order_id, customer_id=cmd.customer_id, amount=cmd.total,
-                method=cmd.payment_method.value, due_date=due), key=cmd.order_id)
+                invoice_number=number, order_id=cmd.order_id, customer_id=cmd.customer_id, amount=taxed.gross,
+                method=cmd.payment_method.value, due_date=due, currency=currency), key=cmd.order_id)
         await tx.emit(finance.InvoiceIssued(
             order_id=cmd.order_id, invoice_number=existing["invoice_number"], shipment_ref=cmd.shipment_ref,
-            amount=existing["amount"], due_date=existing["due_date"]), key=cmd.order_id)
+            amount=existing["amount"], due_date=existing["due_date"], kind=existing["kind"],
+            currency=existing["currency"], net=existing["net"], tax=existing["tax"]), key=cmd.order_id)
 
     @consumer.on(integrations.PaymentSettled)
     async def payment_settled(tx: Tx, event: integrations.PaymentSettled) -> None:
@@ -184,15 +207,17 @@ def register(consumer: Consumer) -> None:
             "SELECT COALESCE(sum(outstanding), 0) FROM invoice_balances WHERE order_id = $1", invoice["order_id"])
         await tx.emit(finance.PaymentReceived(
             order_id=invoice["order_id"], invoice_number=event.invoice_number, payment_ref=event.payment_ref,
-            amount=event.amount, order_paid_in_full=owed == 0), key=invoice["order_id"],
+            amount=event.amount, order_paid_in_full=owed == 0, currency=invoice["currency"]), key=invoice["order_id"],
             correlation_id=invoice["order_id"])
         await _exposure_moved(tx, invoice["customer_id"])
+        await credit_control.evaluate_hold(tx, invoice["customer_id"], config, review_credit)
 
     @consumer.on(finance.CreditInvoices)
     async def credit_invoices(tx: Tx, cmd: finance.CreditInvoices) -> None:
         invoices = await tx.conn.fetch(
-            "SELECT invoice_number FROM invoices WHERE order_id = $1"
+            "SELECT invoice_number, net, tax, currency FROM invoices WHERE order_id = $1"
             " ORDER BY issued_at DESC, invoice_number DESC FOR UPDATE", cmd.order_id)
+        billed = {r["invoice_number"]: r for r in invoices}
         room = {r["invoice_number"]: r["amount"] - r["credited"] for r in await tx.conn.fetch(
             "SELECT invoice_number, amount, credited FROM invoice_balances WHERE order_id = $1", cmd.order_id)}
         parts = rules.allocate([(r["invoice_number"], room[r["invoice_number"]]) for r in invoices], cmd.amount)
@@ -200,14 +225,16 @@ def register(consumer: Consumer) -> None:
         for invoice_number, amount in parts:
             seq = await tx.conn.fetchval("SELECT nextval('credit_note_number_seq')")
             number = f"CN-{seq:06d}"
+            invoice = billed[invoice_number]
+            net, tax_part = tax.split_credit(amount, invoice["net"], invoice["tax"])
             await tx.conn.execute(
-                "INSERT INTO credit_notes (credit_note_number, invoice_number, order_id, amount, reason, initiated_by)"
-                " VALUES ($1, $2, $3, $4, $5, $6)", number, invoice_number, cmd.order_id, amount, cmd.reason,
-                tx.initiator.model_dump() if tx.initiator else None)
+                "INSERT INTO credit_notes (credit_note_number, invoice_number, order_id, amount, reason, initiated_by,"
+                " net, tax) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", number, invoice_number, cmd.order_id, amount,
+                cmd.reason, tx.initiator.model_dump() if tx.initiator else None, net, tax_part)
             await _refresh_invoice(tx.conn, invoice_number)
             await tx.emit(finance.CreditNoteIssued(
                 order_id=cmd.order_id, invoice_number=invoice_number, credit_note_number=number, amount=amount,
-                reason=cmd.reason), key=cmd.order_id)
+                reason=cmd.reason, currency=invoice["currency"], net=net, tax=tax_part), key=cmd.order_id)
             notes.append(f"{number} {_money(amount)} on {invoice_number}")
         if parts:
             await _exposure_moved(tx, await tx.conn.fetchval(
@@ -277,7 +304,8 @@ def register(consumer: Consumer) -> None:
             if hold is not None and hold["status"] != "released":
                 # Holds recorded before order types were stored: a zero hold was not credit-checked.
                 order_type = hold["order_type"] or ("standard" if hold["amount"] > 0 else "sample")
-                held = rules.hold_for_total(order_type, cmd.new_total, billed)
+                new_gross = tax.gross_for(cmd.new_total, hold["net_total"], hold["gross_total"])   # billed is gross
+                held = rules.hold_for_total(order_type, new_gross, billed)
                 status = "held" if held > 0 or billed == 0 else "invoiced"
                 await tx.conn.execute("UPDATE credit_holds SET amount = $2, status = $3, updated_at = now()"
                                       " WHERE order_id = $1", cmd.order_id, held, status)
@@ -297,6 +325,7 @@ def register(consumer: Consumer) -> None:
             reason = f"unknown customer {cmd.customer_id}"
         else:
             account = rules.CreditAccount(customer["credit_limit"], exposure, customer["max_discount_pct"])
-            reason = rules.review_change(cmd.order_type, proposal, account, await _prices(tx.conn))
+            reason = rules.review_change(cmd.order_type, proposal, account,
+                                         await _prices(tx.conn, customer["currency"]))
         await tx.emit(finance.ChangeReviewed(order_id=proposal.order_id, change_id=proposal.change_id,
                                              approved=reason is None, reason=reason), key=proposal.order_id)

@@ -56,7 +56,8 @@ async def _shipment(conn: asyncpg.Connection, shipment_id: str) -> asyncpg.Recor
 
 def _booked(s: asyncpg.Record) -> logistics.ShipmentBooked:
     return logistics.ShipmentBooked(order_id=s["order_id"], shipment_id=s["shipment_id"], carrier=s["carrier"],
-                                    waybill=s["waybill"], tracking_number=s["tracking_number"], eta=s["eta"])
+                                    waybill=s["waybill"], tracking_number=s["tracking_number"], eta=s["eta"],
+                                    cost=s["cost"])
 
 
 async def _open_booking(conn: asyncpg.Connection, order_id: str) -> asyncpg.Record | None:
@@ -208,6 +209,14 @@ def register(consumer: Consumer) -> None:
             summary = rules.recall_finished([_view(o) for o in others])
             if summary is not None:
                 await _recall_done(tx, s["order_id"], summary)
+            return
+        if event.status == "delayed" and s["status"] == "in_transit":
+            if event.eta is not None:
+                await tx.conn.execute("UPDATE shipments SET eta = $2, updated_at = now() WHERE shipment_id = $1",
+                                      s["shipment_id"], event.eta)
+            await tx.emit(logistics.ShipmentDelayed(
+                order_id=s["order_id"], shipment_id=s["shipment_id"], tracking_number=s["tracking_number"],
+                carrier=s["carrier"], eta=event.eta), key=s["order_id"], correlation_id=s["order_id"])
             return
         # Pickup / in-transit scans are on the carrier's own tracking page; cancelled stays cancelled,
         # a late scan of a shipment already coming back (or back) changes nothing.

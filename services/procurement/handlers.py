@@ -242,10 +242,11 @@ def register(consumer: Consumer, *, confirm_seconds: float) -> None:
         receipts = []
         if order_part:
             receipts.append(warehouse.ReceiveGoods(purchase_order_id=po_id, sku=sku, quantity=order_part,
-                                                   order_id=po["order_id"]))
+                                                   order_id=po["order_id"], unit_cost=po["unit_cost"]))
         if stock_part:
             receipts.append(warehouse.ReceiveGoods(purchase_order_id=f"{po_id}/stock" if order_part else po_id,
-                                                   sku=sku, quantity=stock_part, order_id=None))
+                                                   sku=sku, quantity=stock_part, order_id=None,
+                                                   unit_cost=po["unit_cost"]))
         for receipt in receipts:
             await tx.emit(receipt, key=_key(receipt.order_id, sku), correlation_id=req["correlation_id"])
 

@@ -16,7 +16,7 @@ import importlib
 import sys
 
 DEPARTMENTS = ("sales", "procurement", "warehouse", "logistics", "finance")
-SIMULATORS = ("carrier", "payments", "supplier")
+SIMULATORS = ("carrier", "payments", "supplier", "notifier")
 COMPONENTS = (*DEPARTMENTS, *SIMULATORS, "cli")
 
 

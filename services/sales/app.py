@@ -9,10 +9,10 @@ from typing import Literal
 
 import asyncpg
 
-from contracts import finance, logistics, procurement, sales, warehouse
+from contracts import customer, finance, logistics, procurement, sales, warehouse
 from services.runtime.config import Settings
 from services.runtime.service import Service
-from services.sales import api, handlers, review_api, risk_api, risk_feed
+from services.sales import api, feedback, handlers, kpi_api, returns_api, review_api, risk_api, risk_feed, search
 from services.sales.saga import ReviewPolicy, Timings
 
 
@@ -26,10 +26,13 @@ class SalesSettings(Settings):
     review_thresholds: dict[str, Decimal] = {}   # per currency, e.g. {"SEK": "250000.00"}
     review_default_threshold: Decimal = Decimal("25000.00")
     review_new_customer_days: int = 90           # a customer this new is reviewed
-    currency: str = "EUR"                        # what orders are priced in
     review_decision_seconds: float = 2 * 86400   # a sales manager decides a joint review by then ...
     review_default: Literal["reject", "approve"] = "reject"   # ... else this applies
     decision_seconds: float = 86400              # a decision needed, then its default (saga/decisions.py)
+    credit_wait_seconds: float = 14 * 86400       # an order waiting for finance (credit hold) is cancelled after
+    feedback_edit_seconds: float = 14 * 86400     # a customer's feedback can be changed this long
+    kpi_dispatch_target_seconds: float = 2 * 86400  # timeliness: dispatched within this of the order
+    kpi_refresh_seconds: float = 60.0             # how often the orderflow_kpi_* gauges are recomputed
 
     def timings(self) -> Timings:
         return Timings(step_timeout=dt.timedelta(seconds=self.step_timeout_seconds),
@@ -38,12 +41,13 @@ class SalesSettings(Settings):
                        max_attempts=self.saga_max_attempts,
                        review_timeout=dt.timedelta(seconds=self.review_decision_seconds),
                        review_default=self.review_default,
-                       decision_timeout=dt.timedelta(seconds=self.decision_seconds))
+                       decision_timeout=dt.timedelta(seconds=self.decision_seconds),
+                       credit_wait=dt.timedelta(seconds=self.credit_wait_seconds))
 
     def review_policy(self) -> ReviewPolicy:
         return ReviewPolicy(thresholds={c.upper(): v for c, v in self.review_thresholds.items()},
                             default_threshold=self.review_default_threshold,
-                            new_customer_days=self.review_new_customer_days, currency=self.currency.upper())
+                            new_customer_days=self.review_new_customer_days)
 
 
 settings = SalesSettings()
@@ -52,7 +56,8 @@ service = Service(
     "sales",
     settings=settings,
     migrations=Path(__file__).parent / "migrations",
-    subscribe=[sales.COMMANDS, finance.EVENTS, warehouse.EVENTS, logistics.EVENTS, procurement.EVENTS],
+    subscribe=[sales.COMMANDS, finance.EVENTS, warehouse.EVENTS, logistics.EVENTS, procurement.EVENTS,
+               customer.RECEIPTS],
     description="Order intake, the order saga and every order's timeline",
 )
 handlers.review_policy = settings.review_policy()
@@ -61,11 +66,21 @@ risk_feed.register(service.consumer)
 service.http.include_router(api.router(service, timings))
 service.http.include_router(review_api.router(service, timings))
 service.http.include_router(risk_api.router(service))
+service.http.include_router(search.router(service))
+service.http.include_router(returns_api.router(service, timings))
+service.http.include_router(feedback.router(service, dt.timedelta(seconds=settings.feedback_edit_seconds)))
+kpi_target = dt.timedelta(seconds=settings.kpi_dispatch_target_seconds)
+service.http.include_router(kpi_api.router(service, kpi_target))
 
 
 @service.every(settings.saga_tick_seconds, "saga-deadlines")
 async def deadlines(pool: asyncpg.Pool) -> None:
     await handlers.run_deadlines(pool, timings)
+
+
+@service.every(settings.kpi_refresh_seconds, "kpi-gauges")
+async def kpi_gauges(pool: asyncpg.Pool) -> None:
+    await kpi_api.refresh_gauges(pool, kpi_target)
 
 
 app = service.http

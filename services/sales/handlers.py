@@ -13,12 +13,13 @@ from decimal import Decimal
 import asyncpg
 from pydantic import ValidationError
 
-from contracts import sales
+from contracts import sales, warehouse
+from contracts.common import BASE_CURRENCY
 from contracts.envelope import Message
 from contracts.topics import CATALOGUE
 from services.runtime.consumer import Consumer
 from services.runtime.outbox import Tx
-from services.sales import intake, saga, store
+from services.sales import intake, notifications, saga, store
 from services.sales.saga import Order, Status, Timings
 
 log = logging.getLogger(__name__)
@@ -38,12 +39,14 @@ async def place_order(tx: Tx, request: intake.OrderRequest, *, channel: str, tim
         if existing:
             return await store.lock(tx.conn, existing), False
     address = request.delivery_address or await store.customer_address(tx.conn, request.customer_id)
-    lines = intake.price_lines(request, await store.price_list(tx.conn), customer_known=address is not None)
+    currency = await store.customer_currency(tx.conn, request.customer_id) or BASE_CURRENCY
+    lines = intake.price_lines(request, await store.price_list(tx.conn, currency), customer_known=address is not None,
+                               currency=currency)
     assert address is not None
     facts = await store.review_facts(tx.conn, request.customer_id, [line.sku for line in lines])
     reasons = saga.joint_review_reasons(saga.Candidate(
         total=sum((line.unit_price * line.quantity for line in lines), Decimal("0.00")),
-        currency=review_policy.currency, today=dt.date.today(), special=request.special,
+        currency=currency, today=dt.date.today(), special=request.special,
         special_reason=request.special_reason, requested_delivery_date=request.requested_delivery_date,
         requested_terms=request.payment_terms_days, **facts), review_policy)
     order = Order(
@@ -51,7 +54,8 @@ async def place_order(tx: Tx, request: intake.OrderRequest, *, channel: str, tim
         order_type=request.order_type, payment_method=request.payment_method,
         fulfilment_policy=request.fulfilment_policy, lines=tuple(lines), address=address,
         requested_delivery_date=request.requested_delivery_date, payment_terms_days=request.payment_terms_days,
-        review=saga.plan(reasons),
+        review=saga.plan(reasons), currency=currency,
+        fx_rate=await store.exchange_rate(tx.conn, currency),
     )
     by = tx.initiator
     await store.insert(tx.conn, order, channel=channel, external_ref=request.external_ref,
@@ -63,7 +67,7 @@ async def place_order(tx: Tx, request: intake.OrderRequest, *, channel: str, tim
     await tx.emit(sales.OrderPlaced(
         order_id=order.order_id, order_number=order.number, customer_id=order.customer_id,
         order_type=order.order_type, lines=list(order.lines), total=order.total, channel=channel,
-    ), key=order.order_id, correlation_id=order.order_id)
+        currency=order.currency), key=order.order_id, correlation_id=order.order_id)
     order = await apply(tx, order, saga.start(order, now(), timings), timings)
     return order, True
 
@@ -77,6 +81,8 @@ async def apply(tx: Tx, before: Order, decision: saga.Decision, timings: Timings
     await store.save(tx.conn, after, timings)
     for message in [*decision.commands, *decision.events]:
         envelope = await tx.emit(message, key=after.order_id, correlation_id=after.order_id)
+        if message in decision.events:
+            await notifications.notify(tx, after, message, envelope.message_id)
         await store.add_timeline(tx.conn, after.order_id, department=CATALOGUE[message.TOPIC].owner,
                                  kind="command" if message.TOPIC.endswith(".commands.v1") else "event",
                                  type_=message.TYPE, message_id=envelope.message_id, detail=envelope.payload,
@@ -84,10 +90,11 @@ async def apply(tx: Tx, before: Order, decision: saga.Decision, timings: Timings
     if changed:
         await store.add_timeline(tx.conn, after.order_id, department="sales", kind="status",
                                  type_=after.status.value, detail={"note": decision.note}, initiated_by=tx.initiator)
-        await tx.emit(sales.OrderStatusChanged(
+        changed_event = sales.OrderStatusChanged(
             order_id=after.order_id, order_number=after.number, status=after.status.value,
-            previous_status=before.status.value, reason=after.status_reason,
-        ), key=after.order_id, correlation_id=after.order_id)
+            previous_status=before.status.value, reason=after.status_reason)
+        envelope = await tx.emit(changed_event, key=after.order_id, correlation_id=after.order_id)
+        await notifications.notify(tx, after, changed_event, envelope.message_id)
     elif decision.note:
         await store.add_timeline(tx.conn, after.order_id, department="sales", kind="saga", type_="progress",
                                  detail={"note": decision.note}, initiated_by=tx.initiator)
@@ -108,6 +115,11 @@ def register(consumer: Consumer, timings: Timings) -> None:
                                                       reasons=reasons),
                           key=command.external_ref, correlation_id=command.external_ref)
 
+    @consumer.on(warehouse.StockValued)
+    async def on_stock_valued(tx: Tx, event: warehouse.StockValued) -> None:
+        """The warehouse's stock value at cost: kept for the inventory-turnover KPI."""
+        await store.record_stock_valuation(tx.conn, event.snapshot_id, event.taken_at, event.skus)
+
     @consumer.on_any
     async def on_department_event(tx: Tx, message: Message) -> None:
         assert tx.cause is not None
@@ -115,6 +127,7 @@ def register(consumer: Consumer, timings: Timings) -> None:
         if order is None:
             return  # not about an order of ours (e.g. replenishment)
         await store.add_event_to_timeline(tx.conn, order.order_id, tx.cause)
+        await notifications.notify(tx, order, message, tx.cause.message_id)
         decision = saga.react(order, message, now(), timings)
         if decision is not None:
             await apply(tx, order, decision, timings)

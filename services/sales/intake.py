@@ -43,6 +43,9 @@ class OrderRequest(BaseModel):
     special: bool = Field(default=False, description="A special order: reviewed jointly before anything is reserved")
     special_reason: str | None = Field(default=None, max_length=500, description="Why it is special (also flags it)")
 
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$",
+                                 description="ISO 4217; must be the customer's (default: the customer's)")
+
     @field_validator("delivery_address")
     @classmethod
     def a_real_country(cls, value: Address | None) -> Address | None:
@@ -81,17 +84,23 @@ class IntakeError(Exception):
         self.errors = errors
 
 
-def price_lines(request: OrderRequest, price_list: dict[str, Decimal], customer_known: bool) -> list[PricedLine]:
-    """Check the request against master data and price each line (agreed price, else list price)."""
+def price_lines(request: OrderRequest, price_list: dict[str, Decimal], customer_known: bool,
+                currency: str | None = None) -> list[PricedLine]:
+    """Check the request against master data and price each line (agreed price, else list price) in
+    the customer's `currency` (an order in another currency is refused: the customer is billed in one)."""
     errors = []
     if not customer_known:
         errors.append({"loc": ["body", "customer_id"], "msg": f"unknown customer {request.customer_id!r}",
                        "type": "value_error"})
+    elif currency and request.currency and request.currency != currency:
+        errors.append({"loc": ["body", "currency"], "msg": f"{request.customer_id} is billed in {currency}, "
+                       f"not {request.currency}", "type": "value_error"})
     priced = []
     for index, line in enumerate(request.lines):
         if line.sku not in price_list:
-            errors.append({"loc": ["body", "lines", index, "sku"], "msg": f"unknown or inactive SKU {line.sku!r}",
-                           "type": "value_error"})
+            why = f"unknown or inactive SKU {line.sku!r}" + (f", or no {currency} price for it"
+                                                             if currency and currency != "EUR" else "")
+            errors.append({"loc": ["body", "lines", index, "sku"], "msg": why, "type": "value_error"})
             continue
         unit_price = line.unit_price if line.unit_price is not None else price_list[line.sku]
         if request.order_type == OrderType.SAMPLE:

@@ -10,13 +10,30 @@ from typing import Any
 import asyncpg
 
 from contracts import risk
-from contracts.common import Address
+from contracts.common import BASE_CURRENCY, Address
 from contracts.envelope import Envelope, Initiator
-from services.sales.saga import Order, Timings, next_check
+from services.sales import kpis
+from services.sales.saga import Order, Timings, margin, next_check
 
 
-async def price_list(conn: asyncpg.Connection) -> dict[str, Decimal]:
-    return {r["sku"]: r["list_price"] for r in await conn.fetch("SELECT sku, list_price FROM products WHERE active")}
+async def price_list(conn: asyncpg.Connection, currency: str = BASE_CURRENCY) -> dict[str, Decimal]:
+    """List prices of active products in a currency (EUR: products.list_price unless product_prices has one)."""
+    rows = await conn.fetch(
+        "SELECT p.sku, COALESCE(pp.list_price, CASE WHEN $1 = $2 THEN p.list_price END) AS price FROM products p"
+        " LEFT JOIN product_prices pp ON pp.sku = p.sku AND pp.currency = $1 WHERE p.active", currency, BASE_CURRENCY)
+    return {r["sku"]: r["price"] for r in rows if r["price"] is not None}
+
+
+async def customer_currency(conn: asyncpg.Connection, customer_id: str) -> str | None:
+    return await conn.fetchval("SELECT currency FROM customers WHERE customer_id = $1", customer_id)
+
+
+async def order_currency(conn: asyncpg.Connection, order_id: str) -> str:
+    try:
+        key = uuid.UUID(order_id)
+    except ValueError:
+        return BASE_CURRENCY
+    return await conn.fetchval("SELECT currency FROM orders WHERE order_id = $1", key) or BASE_CURRENCY
 
 
 async def customer_address(conn: asyncpg.Connection, customer_id: str) -> Address | None:
@@ -43,6 +60,95 @@ async def find_by_external_ref(conn: asyncpg.Connection, channel: str, external_
     return str(found) if found else None
 
 
+async def exchange_rate(conn: asyncpg.Connection, currency: str) -> Decimal:
+    """Base currency per unit of `currency` (1 for EUR; an unknown currency has no margin conversion: 1)."""
+    return Decimal(await conn.fetchval("SELECT eur_rate FROM exchange_rates WHERE currency = $1", currency) or 1)
+
+
+async def next_rma(conn: asyncpg.Connection) -> str:
+    seq = await conn.fetchval("SELECT nextval('rma_number_seq')")
+    return f"RMA-{seq:06d}"
+
+
+async def orders_with_returns(pool: asyncpg.Pool, status: str | None, limit: int) -> list[dict[str, Any]]:
+    rows = await pool.fetch(
+        "SELECT order_id, order_number, customer_id, r AS return FROM orders,"
+        " jsonb_array_elements(COALESCE(saga->'returns', '[]')) r"
+        " WHERE jsonb_array_length(COALESCE(saga->'returns', '[]')) > 0 AND ($1::text IS NULL OR r->>'status' = $1)"
+        " ORDER BY r->>'requested_at' DESC LIMIT $2", status, limit)
+    return [{"order_id": str(r["order_id"]), "order_number": r["order_number"], "customer_id": r["customer_id"],
+             **r["return"]} for r in rows]
+
+
+async def feedback(conn: asyncpg.Connection, order_id: uuid.UUID, lock: bool = False) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM order_feedback WHERE order_id = $1" + (" FOR UPDATE" if lock else ""),
+                               order_id)
+
+
+async def save_feedback(conn: asyncpg.Connection, order_id: uuid.UUID, customer_id: str, rating: int,
+                        comment: str | None, by: dict) -> asyncpg.Record:
+    return await conn.fetchrow(
+        "INSERT INTO order_feedback (order_id, customer_id, rating, comment, given_by) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (order_id) DO UPDATE SET rating = $3, comment = $4, given_by = $5, updated_at = now(),"
+        " revisions = order_feedback.revisions + 1 RETURNING *", order_id, customer_id, rating, comment, by)
+
+
+# --- the KPIs' facts (kpis.py) ------------------------------------------------------------------
+
+KPI_EVENTS = ("warehouse.order_dispatched", "logistics.shipment_delivered", "logistics.shipment_booked",
+              "warehouse.return_inspected", "finance.credit_note_issued")
+
+
+async def kpi_facts(pool: asyncpg.Pool, start: dt.datetime, end: dt.datetime,
+                    customer_id: str | None) -> list[kpis.OrderFacts]:
+    """Every order that may have had something to count in [start, end): placed before its end and
+    touched since its start, with the times the timeline recorded and its feedback."""
+    rows = await pool.fetch(
+        "SELECT order_id, saga, created_at FROM orders WHERE created_at < $2 AND updated_at >= $1"
+        " AND ($3::text IS NULL OR customer_id = $3)", start, end, customer_id)
+    facts = {r["order_id"]: kpis.OrderFacts(Order.model_validate(r["saga"]), r["created_at"]) for r in rows if r["saga"]}
+    ids = list(facts)
+    for e in await pool.fetch("SELECT order_id, type, at, detail FROM order_timeline WHERE order_id = ANY($1::uuid[])"
+                              " AND kind = 'event' AND type = ANY($2::text[]) ORDER BY id", ids, list(KPI_EVENTS)):
+        f, d = facts[e["order_id"]], e["detail"]
+        if e["type"] == "warehouse.order_dispatched":
+            f.dispatched_at.setdefault(d["shipment_id"], e["at"])
+        elif e["type"] == "logistics.shipment_delivered":
+            f.delivered_at.setdefault(d["shipment_id"], dt.datetime.fromisoformat(d["delivered_at"]))
+        elif e["type"] == "logistics.shipment_booked":
+            f.eta[d["shipment_id"]] = dt.date.fromisoformat(d["eta"])
+        elif e["type"] == "warehouse.return_inspected":
+            f.inspected_at.setdefault(d["rma"], e["at"])
+        elif e["type"] == "finance.credit_note_issued" and d.get("kind") == "manual":
+            f.corrected_at.append(e["at"])
+    for r in await pool.fetch("SELECT order_id, rating FROM order_feedback WHERE order_id = ANY($1::uuid[])", ids):
+        facts[r["order_id"]].rating = r["rating"]
+    return list(facts.values())
+
+
+async def stock_snapshots(pool: asyncpg.Pool, start: dt.datetime, end: dt.datetime,
+                          sku: str | None) -> list[kpis.Snapshot]:
+    rows = await pool.fetch("SELECT snapshot_id, taken_at, sku, value FROM stock_valuations"
+                            " WHERE taken_at >= $1 AND taken_at < $2 AND ($3::text IS NULL OR sku = $3)", start, end, sku)
+    return [kpis.Snapshot(r["snapshot_id"], r["taken_at"], r["sku"], r["value"]) for r in rows]
+
+
+async def record_stock_valuation(conn: asyncpg.Connection, snapshot_id: str, taken_at: dt.datetime,
+                                 skus: list[Any]) -> None:
+    await conn.executemany(
+        "INSERT INTO stock_valuations (snapshot_id, taken_at, sku, on_hand, unit_cost, value)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        [(snapshot_id, taken_at, s.sku, s.on_hand, s.unit_cost, s.value) for s in skus])
+
+
+async def latest_valuation(pool: asyncpg.Pool) -> dt.datetime | None:
+    return await pool.fetchval("SELECT max(taken_at) FROM stock_valuations")
+
+
+async def saga_document(pool: asyncpg.Pool, order_id: uuid.UUID) -> dict[str, Any] | None:
+    return await pool.fetchval("SELECT saga FROM orders WHERE order_id = $1", order_id)
+
+
 async def next_number(conn: asyncpg.Connection) -> str:
     seq = await conn.fetchval("SELECT nextval('order_number_seq')")
     return f"SO-{seq:06d}"
@@ -52,13 +158,13 @@ async def insert(conn: asyncpg.Connection, order: Order, *, channel: str, extern
                  placed_by: str | None) -> None:
     await conn.execute(
         "INSERT INTO orders (order_id, order_number, customer_id, order_type, payment_method, fulfilment_policy,"
-        " channel, external_ref, lines, total, delivery_address, requested_delivery_date, status, saga, placed_by)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        " channel, external_ref, lines, total, delivery_address, requested_delivery_date, status, saga, placed_by,"
+        " currency) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         uuid.UUID(order.order_id), order.number, order.customer_id, order.order_type.value,
         order.payment_method.value, order.fulfilment_policy.value, channel, external_ref,
         [line.model_dump(mode="json") for line in order.lines], order.total,
         order.address.model_dump(mode="json"), order.requested_delivery_date, order.status.value,
-        order.model_dump(mode="json"), placed_by,
+        order.model_dump(mode="json"), placed_by, order.currency,
     )
 
 
@@ -166,14 +272,40 @@ async def get(pool: asyncpg.Pool, order_id: uuid.UUID) -> dict[str, Any] | None:
     timeline = await pool.fetch(
         "SELECT at, department, kind, type, detail, initiated_by FROM order_timeline WHERE order_id = $1 ORDER BY id",
         order_id)
-    return {**_public(row), "timeline": [dict(t) for t in timeline]}
+    order = Order.model_validate(row["saga"]) if row["saga"] else None
+    extra = {"returns": [c.model_dump(mode="json") for c in order.returns], "margin": margin(order)} if order else {}
+    return {**_public(row), **extra, "timeline": [dict(t) for t in timeline]}
 
 
-async def list_orders(pool: asyncpg.Pool, status: str | None, limit: int) -> list[dict[str, Any]]:
+async def get_by_reference(pool: asyncpg.Pool, reference: str) -> dict[str, Any] | None:
+    """An order by its id (UUID) or its number (SO-000123)."""
+    if reference.upper().startswith("SO-"):
+        found = await pool.fetchval("SELECT order_id FROM orders WHERE order_number = $1", reference.upper())
+    else:
+        try:
+            found = uuid.UUID(reference)
+        except ValueError:
+            return None
+    return await get(pool, found) if found else None
+
+
+async def search_orders(pool: asyncpg.Pool, *, customer_id: str | None, statuses: list[str],
+                        created_from: dt.datetime | None, created_to: dt.datetime | None, order_number: str | None,
+                        external_ref: str | None, channel: str | None, after: tuple[dt.datetime, uuid.UUID] | None,
+                        limit: int) -> tuple[list[dict[str, Any]], bool]:
+    """One page of orders, newest first (created_at DESC, order_id DESC: a total order, so keyset
+    paging never skips or repeats one). Returns (page, whether more follow)."""
     rows = await pool.fetch(
-        "SELECT * FROM orders WHERE ($1::text IS NULL OR status = $1) ORDER BY created_at DESC LIMIT $2",
-        status, limit)
-    return [_public(r) for r in rows]
+        "SELECT * FROM orders WHERE ($1::text IS NULL OR customer_id = $1)"
+        " AND (cardinality($2::text[]) = 0 OR status = ANY($2::text[]))"
+        " AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)"
+        " AND ($5::text IS NULL OR order_number = upper($5)) AND ($6::text IS NULL OR external_ref = $6)"
+        " AND ($7::text IS NULL OR channel = $7)"
+        " AND ($8::timestamptz IS NULL OR (created_at, order_id) < ($8, $9::uuid))"
+        " ORDER BY created_at DESC, order_id DESC LIMIT $10",
+        customer_id, statuses, created_from, created_to, order_number, external_ref, channel,
+        after[0] if after else None, after[1] if after else None, limit + 1)
+    return [_public(r) for r in rows[:limit]], len(rows) > limit
 
 
 def _public(row: asyncpg.Record) -> dict[str, Any]:
@@ -192,6 +324,7 @@ def _public(row: asyncpg.Record) -> dict[str, Any]:
         "status_reason": row["status_reason"],
         "lines": row["lines"],
         "total": str(row["total"]),
+        "currency": row["currency"],
         "delivery_address": row["delivery_address"],
         "requested_delivery_date": row["requested_delivery_date"],
         "revision": row["revision"],

@@ -8,8 +8,9 @@ updates and, after the delay, reports it `returned`; for one already delivered i
 (CarrierReturnRefused, "already delivered").
 
 ORDERFLOW_SIM_CARRIER_SLOW_COUNTRIES (comma list of ISO countries, default none): bookings to these
-countries are delivered only after ORDERFLOW_SIM_CARRIER_SLOW_DELAY seconds (default 60); pickup
-and transit scans stay fast, so that goods can be caught in transit (e.g. to recall them).
+countries are delivered only after ORDERFLOW_SIM_CARRIER_SLOW_DELAY seconds (default 60), and the
+carrier reports them `delayed` (with a new ETA) soon after pickup; pickup and transit scans stay
+fast, so that goods can be caught in transit (e.g. to recall them).
 
 Late carriers (comma lists of carrier ids), for the late-carrier checks of logistics:
   ORDERFLOW_SIM_CARRIER_LATE   confirms with a promised time ORDERFLOW_SIM_CARRIER_LATE_ETA_SECONDS
@@ -103,6 +104,11 @@ async def pickup(request: integrations.CarrierPickupReady, cause: Envelope) -> N
             status=status, at=dt.datetime.now(dt.timezone.utc)), cause, request.carrier)
     if request.carrier in STUCK:
         return                           # has the goods, never delivers
+    if COUNTRY.get(request.shipment_id) in SLOW_COUNTRIES:       # the carrier says so: the customer is told
+        _track_later(DELAY * 3, integrations.CarrierTrackingUpdate(
+            shipment_id=request.shipment_id, order_id=request.order_id, tracking_number=request.tracking_number,
+            status="delayed", at=dt.datetime.now(dt.timezone.utc),
+            eta=dt.date.today() + dt.timedelta(days=TRANSIT_DAYS.get(request.carrier, 3) + 2)), cause, request.carrier)
     _track_later(_delivery_delay(request.shipment_id), integrations.CarrierTrackingUpdate(
         shipment_id=request.shipment_id, order_id=request.order_id, tracking_number=request.tracking_number,
         status="delivered", at=dt.datetime.now(dt.timezone.utc)), cause, request.carrier)

@@ -17,6 +17,7 @@ WITH moves AS (
            coalesce(sum(delta_on_hand) FILTER (WHERE kind = 'received'), 0)  AS received,
            coalesce(-sum(delta_on_hand) FILTER (WHERE kind = 'shipped'), 0)  AS shipped,
            coalesce(sum(delta_on_hand) FILTER (WHERE kind = 'returned'), 0)  AS returned,
+           coalesce(-sum(delta_on_hand) FILTER (WHERE kind = 'scrapped'), 0) AS scrapped,
            coalesce(sum(delta_on_hand), 0)                                   AS moved_on_hand,
            coalesce(sum(delta_reserved), 0)                                  AS moved_reserved
     FROM stock_movements GROUP BY sku
@@ -26,7 +27,7 @@ WITH moves AS (
     FROM reservations WHERE status = 'open' GROUP BY sku
 )
 SELECT s.sku, coalesce(m.opening, 0) AS opening, coalesce(m.received, 0) AS received,
-       coalesce(m.shipped, 0) AS shipped, coalesce(m.returned, 0) AS returned,
+       coalesce(m.shipped, 0) AS shipped, coalesce(m.returned, 0) AS returned, coalesce(m.scrapped, 0) AS scrapped,
        s.on_hand, s.reserved, s.on_hand - s.reserved AS available,
        coalesce(h.open_reservations, 0) AS open_reservations, coalesce(h.packed, 0) AS packed,
        coalesce(m.moved_on_hand, 0) AS moved_on_hand, coalesce(m.moved_reserved, 0) AS moved_reserved
@@ -49,13 +50,13 @@ def router(service: Service) -> APIRouter:
 
     @api.get("/stock/conservation", dependencies=readers)
     async def conservation(sku: str | None = None) -> dict[str, Any]:
-        """Per SKU: on_hand = opening + received - shipped + returned (also = the sum of all on-hand
+        """Per SKU: on_hand = opening + received - shipped + returned - scrapped (also = the sum of all on-hand
         movements), reserved = sum of open reservations (also = the sum of all reserved movements)."""
         result = []
         for r in await service.pool.fetch(CONSERVATION_SQL, sku):
             row = dict(r)
             row["on_hand_ok"] = (row["on_hand"] == row["opening"] + row["received"] - row["shipped"]
-                                 + row["returned"] == row["moved_on_hand"])
+                                 + row["returned"] - row["scrapped"] == row["moved_on_hand"])
             row["reserved_ok"] = row["reserved"] == row["open_reservations"] == row["moved_reserved"]
             row["ok"] = row["on_hand_ok"] and row["reserved_ok"] and 0 <= row["reserved"] <= row["on_hand"]
             result.append(row)

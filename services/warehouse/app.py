@@ -7,7 +7,7 @@ from pathlib import Path
 from contracts import finance, logistics, procurement, warehouse
 from services.runtime.config import Settings
 from services.runtime.service import Service
-from services.warehouse import api, handlers
+from services.warehouse import api, customer_returns, handlers, rma_api, valuation
 
 
 class WarehouseSettings(Settings):
@@ -16,6 +16,7 @@ class WarehouseSettings(Settings):
 
     reservation_sweep_seconds: float = 30.0
     reservation_ttl_seconds: float = 172_800.0
+    stock_valuation_seconds: float = 3600.0     # a snapshot of the stock's value at cost (inventory turnover)
 
 
 settings = WarehouseSettings()
@@ -30,6 +31,7 @@ service = Service(
     description="Stock, reservations, pick & pack, dispatch, goods receipt, stock warnings",
 )
 handlers.register(service.consumer)
+customer_returns.register(service.consumer)
 
 
 @service.every(settings.reservation_sweep_seconds, "reservation-expiry")
@@ -37,5 +39,11 @@ async def expire_reservations(pool) -> None:
     await handlers.expire_reservations(pool, settings.reservation_ttl_seconds)
 
 
+@service.every(settings.stock_valuation_seconds, "stock-valuation")
+async def value_stock(pool) -> None:
+    await valuation.take_snapshot(pool)
+
+
 service.http.include_router(api.router(service))
+service.http.include_router(rma_api.router(service))
 app = service.http

@@ -19,16 +19,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from decimal import Decimal
 from collections.abc import Iterable
 
 import asyncpg
 
 from contracts import finance, logistics, procurement, warehouse
-from contracts.common import StockLine
+from contracts.common import LineCost, StockLine
 from contracts.warehouse import ReservedLine
 from services.runtime.consumer import Consumer, Unprocessable
 from services.runtime.outbox import Tx
-from services.warehouse import rules, stock_risk
+from services.warehouse import costing, rules, stock_risk
 from services.warehouse.rules import Held
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ async def _lock_stock(conn: asyncpg.Connection, skus: Iterable[str]) -> dict[str
 
 
 async def _move(tx: Tx, sku: str, order_id: str | None, *, on_hand: int = 0, reserved: int = 0, kind: str,
-                reason: str) -> None:
+                reason: str, unit_cost: Decimal | None = None) -> None:
     """The only way stock changes: update the level and record the movement (and who asked, when a
     person's request caused it); warn when low."""
     if not on_hand and not reserved:
@@ -82,12 +83,15 @@ async def _move(tx: Tx, sku: str, order_id: str | None, *, on_hand: int = 0, res
     await tx.conn.execute("UPDATE stock SET on_hand = on_hand + $2, reserved = reserved + $3 WHERE sku = $1",
                           sku, on_hand, reserved)
     await tx.conn.execute(
-        "INSERT INTO stock_movements (sku, order_id, delta_on_hand, delta_reserved, kind, reason, initiated_by)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7)", sku, order_id, on_hand, reserved, kind, reason,
-        tx.initiator.model_dump() if tx.initiator else None)
+        "INSERT INTO stock_movements (sku, order_id, delta_on_hand, delta_reserved, kind, reason, initiated_by,"
+        " unit_cost) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", sku, order_id, on_hand, reserved, kind, reason,
+        tx.initiator.model_dump() if tx.initiator else None, unit_cost if on_hand else None)
     if on_hand - reserved < 0:          # available stock went down
         await _warn_if_low(tx, sku)
     await stock_risk.reassess(tx, [sku])
+
+
+move = _move   # public: the RMA inspection (customer_returns.py) changes stock the same way
 
 
 async def _warn_if_low(tx: Tx, sku: str) -> None:
@@ -240,7 +244,7 @@ def register(consumer: Consumer) -> None:
         if done is not None:
             await tx.emit(warehouse.OrderDispatched(
                 order_id=done["order_id"], shipment_id=cmd.shipment_id, carrier=done["carrier"],
-                tracking_number=done["tracking_number"], lines=done["lines"]), key=cmd.order_id)
+                tracking_number=done["tracking_number"], lines=done["lines"], costs=done["costs"]), key=cmd.order_id)
             return
         if cmd.payment_required and not await tx.conn.fetchval(
                 "SELECT true FROM payments_cleared WHERE order_id = $1", cmd.order_id):
@@ -252,24 +256,29 @@ def register(consumer: Consumer) -> None:
                           key=cmd.order_id)
             return
         shipped: dict[str, int] = {}
+        costs = {c["sku"]: c["unit_cost"] for c in await tx.conn.fetch(
+            "SELECT sku, COALESCE(NULLIF(unit_cost, 0), standard_cost, 0) AS unit_cost FROM stock"
+            " WHERE sku = ANY($1::text[])", [r["sku"] for r in rows])}
         for r in rows:
             held = _held(r)
             n = held.packed
             await _move(tx, r["sku"], cmd.order_id, on_hand=-n, reserved=-n, kind="shipped",
-                        reason=f"shipped {cmd.shipment_id}")
+                        reason=f"shipped {cmd.shipment_id}", unit_cost=costs.get(r["sku"], Decimal(0)))
             await _save(tx.conn, cmd.order_id, r["sku"], Held(held.requested, held.reserved - n, 0, held.shipped + n))
             shipped[r["sku"]] = n
         lines = _stock_lines(shipped)
+        line_costs = [LineCost(sku=line.sku, quantity=line.quantity, unit_cost=costs.get(line.sku, Decimal(0)))
+                      for line in lines]
         await tx.conn.execute("UPDATE packages SET status = 'shipped', shipment_id = $2"
                               " WHERE order_id = $1 AND status = 'packed'", cmd.order_id, cmd.shipment_id)
         await tx.conn.execute(
-            "INSERT INTO dispatches (shipment_id, order_id, carrier, tracking_number, lines)"
-            " VALUES ($1, $2, $3, $4, $5)", cmd.shipment_id, cmd.order_id, cmd.carrier, cmd.tracking_number,
-            [line.model_dump() for line in lines])
+            "INSERT INTO dispatches (shipment_id, order_id, carrier, tracking_number, lines, costs)"
+            " VALUES ($1, $2, $3, $4, $5, $6)", cmd.shipment_id, cmd.order_id, cmd.carrier, cmd.tracking_number,
+            [line.model_dump() for line in lines], [c.model_dump(mode="json") for c in line_costs])
         await _touch(tx.conn, cmd.order_id)
         await tx.emit(warehouse.OrderDispatched(
             order_id=cmd.order_id, shipment_id=cmd.shipment_id, carrier=cmd.carrier,
-            tracking_number=cmd.tracking_number, lines=lines), key=cmd.order_id)
+            tracking_number=cmd.tracking_number, lines=lines, costs=line_costs), key=cmd.order_id)
 
     @consumer.on(warehouse.ReceiveGoods)
     async def receive(tx: Tx, cmd: warehouse.ReceiveGoods) -> None:
@@ -284,9 +293,12 @@ def register(consumer: Consumer) -> None:
             # Goods of a SKU the warehouse never stocked create its stock row.
             await tx.conn.execute("INSERT INTO stock (sku, name, on_hand, weight_kg) VALUES ($1, $1, 0, 0)"
                                   " ON CONFLICT DO NOTHING", cmd.sku)
-            await tx.conn.execute("SELECT 1 FROM stock WHERE sku = $1 FOR UPDATE", cmd.sku)
+            level = await tx.conn.fetchrow("SELECT * FROM stock WHERE sku = $1 FOR UPDATE", cmd.sku)
+            average = costing.moving_average(level["on_hand"], level["unit_cost"] or level["standard_cost"] or
+                                             Decimal(0), cmd.quantity, cmd.unit_cost)
+            await tx.conn.execute("UPDATE stock SET unit_cost = $2 WHERE sku = $1", cmd.sku, average)
             await _move(tx, cmd.sku, cmd.order_id, on_hand=cmd.quantity, kind="received",
-                        reason=f"received {cmd.purchase_order_id}")
+                        reason=f"received {cmd.purchase_order_id}", unit_cost=cmd.unit_cost or average)
             for_order = 0
             if row is not None and row["status"] == "open":
                 held = _held(row)
@@ -301,8 +313,9 @@ def register(consumer: Consumer) -> None:
                 log.info("goods %s for %s: no open reservation of %s for that order; kept as stock",
                          cmd.purchase_order_id, cmd.order_id, cmd.sku)
             await tx.conn.execute(
-                "INSERT INTO goods_receipts (purchase_order_id, sku, quantity, order_id, reserved_for_order)"
-                " VALUES ($1, $2, $3, $4, $5)", cmd.purchase_order_id, cmd.sku, cmd.quantity, cmd.order_id, for_order)
+                "INSERT INTO goods_receipts (purchase_order_id, sku, quantity, order_id, reserved_for_order, unit_cost)"
+                " VALUES ($1, $2, $3, $4, $5, $6)", cmd.purchase_order_id, cmd.sku, cmd.quantity, cmd.order_id,
+                for_order, cmd.unit_cost)
             if cmd.order_id is None:
                 # Replenishment arrived: a new warning may be raised (at once, if still below the point).
                 await tx.conn.execute("UPDATE stock SET replenishment_pending = false WHERE sku = $1", cmd.sku)

@@ -40,6 +40,9 @@ from tests.e2e.infra import Infra, select_mode, start as start_infra
 
 ROOT = Path(__file__).resolve().parents[2]
 FINAL = {"completed", "rejected", "cancelled"}
+# Test customers (tests/e2e/masterdata.new_customer) whose bills the payment simulator never pays:
+# bank statements and dunning decide what happens to them.
+NEVER_PAYING = ("CUST-T-DUNWAIT", "CUST-T-DUNREJ", "CUST-T-BANK")
 RUNNER = "e2e-runner"            # the harness's own user: places orders, operates, reads everything
 RUNNER_ROLES = [roles.CLERK, roles.OPERATOR, roles.AUDITOR]
 
@@ -226,7 +229,6 @@ def e2e() -> Iterator[E2E]:
         "ORDERFLOW_SIM_SUPPLIER_SLOW_DELAY": "120",
         "ORDERFLOW_SIM_SUPPLIER_DELAY": "0.1",
         "ORDERFLOW_SIM_SUPPLIER_DELIVERY_DELAY": "0.5",
-        "ORDERFLOW_SIM_PAYMENT_NEVER_PAY": "CUST-SLOW",
         # Review, decisions and late carriers (tests/e2e/test_review_and_risk.py).
         "ORDERFLOW_REVIEW_DECISION_SECONDS": "20",      # a silent sales manager: the default applies
         "ORDERFLOW_DECISION_SECONDS": "300",            # decisions are taken by the tests, never by default
@@ -236,6 +238,19 @@ def e2e() -> Iterator[E2E]:
         "ORDERFLOW_SIM_CARRIER_LATE_ETA_SECONDS": "2",
         "ORDERFLOW_CARRIER_SWEEP_SECONDS": "0.5",
         "ORDERFLOW_CARRIER_ETA_GRACE_SECONDS": "1",
+        "ORDERFLOW_SIM_PAYMENT_NEVER_PAY": ",".join(("CUST-SLOW", *NEVER_PAYING)),
+        # Credit control in seconds: reminder levels 1 s, 2 s (fee) and 3 s (fee + interest) after the due
+        # date, credit hold 3.5 s after it (test customers with 0 days' terms, see masterdata.new_customer).
+        "ORDERFLOW_DUNNING_LEVELS": '[{"name": "reminder", "after_seconds": 1},'
+                                    ' {"name": "second reminder", "after_seconds": 2, "fee": "5.00"},'
+                                    ' {"name": "final notice", "after_seconds": 3, "fee": "10.00",'
+                                    ' "interest_rate_pct": "8"}]',
+        "ORDERFLOW_DUNNING_SWEEP_SECONDS": "0.5",
+        "ORDERFLOW_CREDIT_HOLD_OVERDUE_SECONDS": "3.5",
+        # Feedback can be changed for 4 s; stock valued every 2 s (inventory turnover); KPI gauges every 10 s.
+        "ORDERFLOW_FEEDBACK_EDIT_SECONDS": "4",
+        "ORDERFLOW_STOCK_VALUATION_SECONDS": "2",
+        "ORDERFLOW_KPI_REFRESH_SECONDS": "10",
     }
     settings = Settings(topic_prefix=env["ORDERFLOW_TOPIC_PREFIX"], group_prefix=env["ORDERFLOW_GROUP_PREFIX"],
                         db_prefix=env["ORDERFLOW_DB_PREFIX"])
@@ -245,6 +260,7 @@ def e2e() -> Iterator[E2E]:
     asyncio.run(provision_databases(settings))
     dev_issuer.ensure_keys()             # the services verify tokens with its JWKS from start-up on
     ports = {name: _free_port() for name in SERVICES}
+    env["ORDERFLOW_NOTIFIER_PORT"] = str(_free_port())      # the tests read what it sent on its /metrics
     stack = Stack(run_dir=ROOT / ".local" / "test-runs" / run_id, env=env, ports=ports)
     stack.start_all()
     try:

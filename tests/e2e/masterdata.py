@@ -4,6 +4,7 @@ department's own database as the company's master-data feed would, so scenarios 
 from __future__ import annotations
 
 import itertools
+import json
 from decimal import Decimal
 
 from tests.e2e.conftest import E2E
@@ -16,18 +17,29 @@ _counter = itertools.count(1)
 
 
 async def new_product(e2e: E2E, *, stock: int, price: str = "50.00", suppliers: list[str] = ("SUP-T-OK",),
-                      reorder_point: int = 0, reorder_quantity: int | None = None, weight_kg: str = "1.0") -> str:
-    """A fresh SKU with `stock` on the shelf; `suppliers` in order of preference (first = primary)."""
+                      reorder_point: int = 0, reorder_quantity: int | None = None, weight_kg: str = "1.0",
+                      prices: dict[str, str] | None = None, tax_class: str | None = None,
+                      cost: str | None = None) -> str:
+    """A fresh SKU with `stock` on the shelf; `suppliers` in order of preference (first = primary);
+    `price` in EUR, `prices` in other currencies; `tax_class` (default: standard)."""
     sku = f"SKU-{e2e.run_id[-6:].upper()}-{next(_counter):03d}"
     conn = await e2e.db("sales")
     try:
         await conn.execute("INSERT INTO products (sku, name, list_price) VALUES ($1, $2, $3)",
                            sku, f"test product {sku}", Decimal(price))
+        for currency, amount in (prices or {}).items():
+            await conn.execute("INSERT INTO product_prices (sku, currency, list_price) VALUES ($1, $2, $3)",
+                               sku, currency, Decimal(amount))
     finally:
         await conn.close()
     conn = await e2e.db("finance")
     try:
         await conn.execute("INSERT INTO price_list (sku, list_price) VALUES ($1, $2)", sku, Decimal(price))
+        for currency, amount in (prices or {}).items():
+            await conn.execute("INSERT INTO price_list_prices (sku, currency, list_price) VALUES ($1, $2, $3)",
+                               sku, currency, Decimal(amount))
+        if tax_class:
+            await conn.execute("INSERT INTO product_tax_classes (sku, tax_class) VALUES ($1, $2)", sku, tax_class)
     finally:
         await conn.close()
     conn = await e2e.db("warehouse")
@@ -36,6 +48,8 @@ async def new_product(e2e: E2E, *, stock: int, price: str = "50.00", suppliers: 
             "SELECT column_name FROM information_schema.columns WHERE table_name = 'stock'")}
         values = {"sku": sku, "name": f"test product {sku}", "on_hand": stock, "weight_kg": Decimal(weight_kg),
                   "reorder_point": reorder_point}
+        if "unit_cost" in columns:      # what the goods on the shelf cost (default: half the price)
+            values["unit_cost"] = values["standard_cost"] = Decimal(cost) if cost else Decimal(price) / 2
         if "reorder_quantity" in columns:
             values["reorder_quantity"] = reorder_quantity if reorder_quantity is not None else max(10, 2 * reorder_point)
         names = ", ".join(values)
@@ -69,3 +83,32 @@ async def new_carrier(e2e: E2E, carrier_id: str, countries: list[str], base_cost
             carrier_id, countries, Decimal(base_cost), transit_days)
     finally:
         await conn.close()
+
+
+async def new_customer(e2e: E2E, customer_id: str, *, terms_days: int = 30, credit_limit: str = "50000.00",
+                       hold_policy: str | None = None, iban: str | None = None, country: str = "DE",
+                       currency: str = "EUR", language: str = "en", channel: str = "email",
+                       email: str | None = None, phone: str | None = None) -> str:
+    """A customer in sales and finance (and its bank account in finance), as the master-data feed would."""
+    conn = await e2e.db("sales")
+    try:
+        address = {"name": customer_id, "street": "Teststr. 1", "city": "Teststadt", "postal_code": "12345",
+                   "country": country}
+        await conn.execute("INSERT INTO customers (customer_id, name, default_address, currency, language,"
+                           " notification_channel, email, phone) VALUES ($1, $1, $2::jsonb, $3, $4, $5, $6, $7)"
+                           " ON CONFLICT DO NOTHING", customer_id, json.dumps(address), currency, language, channel,
+                           email or f"{customer_id.lower()}@example.test", phone)
+    finally:
+        await conn.close()
+    conn = await e2e.db("finance")
+    try:
+        await conn.execute(
+            "INSERT INTO customers (customer_id, name, credit_limit, payment_terms_days, max_discount_pct,"
+            " credit_hold_policy, currency) VALUES ($1, $1, $2, $3, 0, $4, $5) ON CONFLICT DO NOTHING",
+            customer_id, Decimal(credit_limit), terms_days, hold_policy, currency)
+        if iban:
+            await conn.execute("INSERT INTO customer_bank_accounts (iban, customer_id) VALUES ($1, $2)"
+                               " ON CONFLICT DO NOTHING", iban, customer_id)
+    finally:
+        await conn.close()
+    return customer_id

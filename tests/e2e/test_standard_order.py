@@ -50,9 +50,12 @@ async def test_standard_order_completes_in_every_department(e2e: E2E) -> None:
     shipments = await e2e.rows("logistics", "SELECT * FROM shipments WHERE order_id = $1", order_id)
     assert [(s["status"], bool(s["tracking_number"])) for s in shipments] == [("delivered", True)]
     invoices = await e2e.rows("finance", "SELECT * FROM invoices WHERE order_id = $1", order_id)
-    assert [(i["amount"], i["status"]) for i in invoices] == [(order_total(order), "paid")]
+    # The order's total is net; the invoice adds German VAT (19 %, destination DE) and is paid gross.
+    assert [(i["net"], i["status"], i["currency"]) for i in invoices] == [(order_total(order), "paid", "EUR")]
+    assert invoices[0]["tax"] == (order_total(order) * 19 / 100).quantize(invoices[0]["tax"])
+    assert invoices[0]["amount"] == invoices[0]["net"] + invoices[0]["tax"]
     payments = await e2e.rows("finance", "SELECT * FROM payments WHERE order_id = $1", order_id)
-    assert len(payments) == 1 and payments[0]["amount"] == order_total(order)
+    assert len(payments) == 1 and payments[0]["amount"] == invoices[0]["amount"]
 
 
 def order_total(order: dict):

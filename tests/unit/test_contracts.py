@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import re
 import json
 import types
 import typing
@@ -24,6 +25,10 @@ from contracts.topics import DEPARTMENTS, messages_on, validate_catalogue
 def sample_value(annotation):
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
+        constraints = [c for m in annotation.__metadata__ for c in (m, *getattr(m, "metadata", ()))]
+        patterns = [c.pattern for c in constraints if getattr(c, "pattern", None)]
+        if patterns and typing.get_args(annotation)[0] is str:      # e.g. a currency code
+            return next(v for v in ("DE", "EUR", "X") if all(re.fullmatch(p, v) for p in patterns))
         return sample_value(typing.get_args(annotation)[0])
     if origin in (typing.Union, types.UnionType):
         return sample_value(next(a for a in typing.get_args(annotation) if a is not type(None)))

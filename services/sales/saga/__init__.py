@@ -45,20 +45,33 @@ then a sales manager's verdict (deadline, reminder, documented default). Where a
 carrier cannot keep the date, or no carrier takes the shipment, people decide (`decisions`):
 status `decision_needed` with options, owner roles, a deadline and a default.
 
+
+Returns after delivery (RMA) run beside the order's own status, also once it is completed:
+`returns.py` (request, approval, the warehouse's receipt and inspection, finance's credit note and
+refund). Cost and margin: `economics.py` (facts learnt from the departments' events, margin per
+line and order). A credit check answered "pending" (customer on credit hold) makes the order wait
+in `awaiting_credit` until finance decides (or `credit_wait` passes: cancelled).
+
+
 Modules: `state` (the order's facts, statuses, Decision), `flow` (entry points), `steps` (forward
 progress), `review` (review before reservation), `decisions` (people decide), `changes` (review
-and application of a change), `compensation` (cancellation).
+and application of a change), `compensation` (cancellation), `returns` (RMA), `economics` (cost
+and margin).
 """
 
 from services.sales.saga.changes import request_change
 from services.sales.saga.decisions import decide
 from services.sales.saga.compensation import cancel, request_cancel, retry_parked
 from services.sales.saga.flow import approve, next_check, react, start, tick
+from services.sales.saga.economics import margin
+from services.sales.saga.returns import decide_return, request_return, returnable
 from services.sales.saga.review import Candidate, ReviewPolicy, decide_review, joint_review_reasons, plan
 from services.sales.saga.state import (CHANGEABLE, IN_FLIGHT, PREPAID, Compensation, Decision, Order,
-                                       PendingChange, PendingDecision, Refused, Review, Sent, Status, Timings)
+                                       PendingChange, PendingDecision, Refused, ReturnCase, Review, Sent, Status,
+                                       Timings)
 
 __all__ = ["CHANGEABLE", "IN_FLIGHT", "PREPAID", "Candidate", "Compensation", "Decision", "Order", "PendingChange",
-           "PendingDecision", "Refused", "Review", "ReviewPolicy", "Sent", "Status", "Timings", "approve", "cancel",
-           "decide", "decide_review", "joint_review_reasons", "next_check", "plan", "react", "request_cancel",
-           "request_change", "retry_parked", "start", "tick"]
+           "PendingDecision", "Refused", "ReturnCase", "Review", "ReviewPolicy", "Sent", "Status", "Timings",
+           "approve", "cancel", "decide", "decide_return", "decide_review", "joint_review_reasons", "margin",
+           "next_check", "plan", "react", "request_cancel", "request_change", "request_return", "retry_parked",
+           "returnable", "start", "tick"]

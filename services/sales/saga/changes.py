@@ -19,6 +19,8 @@ def request_change(order: Order, *, lines: tuple[PricedLine, ...] | None, addres
                    requested_delivery_date: dt.date | None, now: dt.datetime) -> Decision:
     if order.status.final:
         raise Refused(f"order is {order.status.value}; it can no longer change")
+    if order.status == Status.AWAITING_CREDIT:
+        raise Refused(f"the order waits for finance ({order.credit_pending}); it can be cancelled, not changed")
     if order.status not in CHANGEABLE:
         raise Refused(f"order is {order.status.value} (a step is in flight); retry when it settles")
     new_lines = lines if lines is not None else order.lines

@@ -54,7 +54,8 @@ def compensation_plan(order: Order, reason: str) -> list[Compensation]:
         steps.append(procurement.CancelPurchase(order_id=oid, reason=reason))
     if order.reservation_requested:
         steps.append(warehouse.ReleaseReservation(order_id=oid, reason=reason))
-    if order.credit_held:
+    if order.credit_held or order.credit_pending:
+        # A check waiting for finance (credit hold) is withdrawn by the same command.
         steps.append(finance.ReleaseCredit(order_id=oid, reason=reason))
     return [Compensation(type=m.TYPE, payload=m.model_dump(mode="json")) for m in steps]
 

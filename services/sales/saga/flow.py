@@ -9,7 +9,7 @@ import datetime as dt
 from contracts import finance, logistics, procurement, warehouse
 from contracts.common import OrderType
 from contracts.envelope import Message
-from services.sales.saga import decisions, review
+from services.sales.saga import decisions, returns, review
 from services.sales.saga.changes import on_review, review_deadline
 from services.sales.saga.compensation import (cancel, current_compensation, on_compensation_reply,
                                               refund_late_payment, retry_compensation)
@@ -39,8 +39,10 @@ def react(order: Order, message: Message, now: dt.datetime, timings: Timings) ->
     """The saga's answer to a department's event, or None when it changes nothing."""
     if order.status == Status.CANCELLED and isinstance(message, finance.PaymentReceived):
         return refund_late_payment(order, now)
+    if returns.is_return_message(message):
+        return returns.react(order, message, now)
     if order.status.final:
-        return None
+        return returns.after_the_end(order, message)
     if order.status == Status.CANCELLING:
         return on_compensation_reply(order, message, now)
     if order.status == Status.CHANGING and is_review(message):
@@ -99,7 +101,10 @@ def react(order: Order, message: Message, now: dt.datetime, timings: Timings) ->
 
 
 def tick(order: Order, now: dt.datetime, timings: Timings) -> Decision | None:
-    """Deadlines: unpaid prepaid orders, steps without reply, compensations without answer."""
+    """Deadlines: unpaid prepaid orders, steps without reply, compensations without answer, returns."""
+    waited = returns.tick(order, now, timings)
+    if waited is not None:
+        return waited
     if order.status.final:
         return None
     if order.status == Status.CANCELLING:
@@ -115,6 +120,8 @@ def tick(order: Order, now: dt.datetime, timings: Timings) -> Decision | None:
         due = decisions.decision_tick(order, now, timings)
         if due is not None:
             return due
+    if credit_wait_over(order, now, timings):
+        return cancel(order, f"the customer's credit hold was not lifted within {timings.credit_wait}", now)
     if order.status == Status.AWAITING_PAYMENT and order.paid_in_full and order.packed:
         return advance(order, now, "paid: hand-over requested again")
     sent = order.awaiting
@@ -131,11 +138,17 @@ def tick(order: Order, now: dt.datetime, timings: Timings) -> Decision | None:
     return None
 
 
+def credit_wait_over(order: Order, now: dt.datetime, timings: Timings) -> bool:
+    """Waiting for finance (credit hold) for longer than `credit_wait`: the order is cancelled."""
+    return (order.status == Status.AWAITING_CREDIT and order.credit_pending_since is not None
+            and now >= order.credit_pending_since + timings.credit_wait)
+
+
 def next_check(order: Order, timings: Timings) -> dt.datetime | None:
     """When `tick` may next have something to do (persisted, so a periodic job finds due orders)."""
+    candidates = [t for t in (returns.next_check(order, timings),) if t is not None]
     if order.status.final:
-        return None
-    candidates = []
+        return min(candidates) if candidates else None
     if order.status == Status.CANCELLING:
         current = current_compensation(order)
         if current and current[1].sent_at:
@@ -149,6 +162,8 @@ def next_check(order: Order, timings: Timings) -> dt.datetime | None:
             candidates.append(order.change.requested_at + timings.step_timeout * order.change.attempts)
         if order.status == Status.AWAITING_PAYMENT and order.paid_in_full and order.packed:
             candidates.append((order.dispatch_held_at or order.payment_due_at or NEVER) + DISPATCH_RETRY)
+        if order.status == Status.AWAITING_CREDIT and order.credit_pending_since:
+            candidates.append(order.credit_pending_since + timings.credit_wait)
         if order.status == Status.IN_REVIEW:
             candidates.append(review.review_next_check(order, timings))
         if order.status == Status.DECISION_NEEDED:

@@ -49,7 +49,6 @@ class ReviewPolicy:
     thresholds: dict[str, Decimal] = field(default_factory=dict)
     default_threshold: Decimal = DEFAULT_THRESHOLD
     new_customer_days: int = 90
-    currency: str = "EUR"          # what orders are priced in (ORDERFLOW_CURRENCY) until they carry their own
 
     def threshold(self, currency: str) -> Decimal:
         return self.thresholds.get(currency.upper(), self.default_threshold)

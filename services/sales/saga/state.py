@@ -12,8 +12,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts import finance, sales
-from contracts.common import (Address, ChangeProposal, FulfilmentPolicy, OrderType, PaymentMethod, PricedLine,
-                              StockLine)
+from contracts.common import (Address, ChangeProposal, FulfilmentPolicy, LineCost, OrderType, PaymentMethod,
+                              PricedLine, ReturnReason, StockLine)
 from contracts.envelope import Message, message_types
 
 
@@ -23,6 +23,7 @@ class Status(StrEnum):
     DECISION_NEEDED = "decision_needed"   # a person chooses among options (or the default applies)
     AWAITING_APPROVAL = "awaiting_approval"
     CREDIT_CHECK = "credit_check"
+    AWAITING_CREDIT = "awaiting_credit"  # the customer is on credit hold: waits for finance
     AWAITING_PAYMENT = "awaiting_payment"
     RESERVING = "reserving"
     AWAITING_STOCK = "awaiting_stock"
@@ -64,6 +65,7 @@ class Timings:
     review_timeout: dt.timedelta = dt.timedelta(days=2)           # a sales manager decides a joint review by then
     review_default: str = "reject"                                 # ... else: reject | approve
     decision_timeout: dt.timedelta = dt.timedelta(days=1)         # a decision needed, then its default applies
+    credit_wait: dt.timedelta = dt.timedelta(days=14)              # credit hold not lifted -> cancelled
 
 
 class Sent(BaseModel):
@@ -160,6 +162,33 @@ class PendingDecision(BaseModel):
     context: dict[str, Any] = Field(default_factory=dict)   # purchase_order_id, sku, shipment_id, ...
 
 
+class ReturnCase(BaseModel):
+    """One return after delivery (RMA) of part of the order: requested -> approved (or rejected) ->
+    received -> inspected -> completed (credited and refunded). See returns.py."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rma: str
+    lines: tuple[StockLine, ...]
+    reason: ReturnReason
+    comment: str | None = None
+    status: str = "requested"
+    requested_at: dt.datetime
+    requested_by: str | None = None
+    decided_by: str | None = None
+    note: str | None = None
+    restocked: tuple[StockLine, ...] = ()
+    scrapped: tuple[StockLine, ...] = ()
+    credited: Decimal = Decimal("0.00")
+    credited_net: Decimal = Decimal("0.00")
+    refunded: Decimal = Decimal("0.00")
+    awaiting: Sent | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.status not in ("rejected", "completed")
+
+
 class Order(BaseModel):
     """Everything the saga knows about one order; persisted as JSON by sales."""
 
@@ -175,6 +204,7 @@ class Order(BaseModel):
     address: Address
     requested_delivery_date: dt.date | None = None
     payment_terms_days: int | None = None          # requested terms; None: the customer's agreed terms
+    currency: str = "EUR"                            # the customer's; every amount of the order is in it
     revision: int = 1
     status: Status = Status.RECEIVED
     status_reason: str | None = None
@@ -183,6 +213,8 @@ class Order(BaseModel):
     approved_by: str | None = None
     credit_ok: bool = False
     credit_held: bool = False
+    credit_pending: str | None = None                # finance holds the credit check (customer on hold): why
+    credit_pending_since: dt.datetime | None = None
     payment_due_at: dt.datetime | None = None
     prepayment_invoiced: bool = False
     invoices: tuple[str, ...] = ()
@@ -204,6 +236,15 @@ class Order(BaseModel):
     delivered: tuple[str, ...] = ()                           # ... and reported delivered (any order)
     returned: tuple[str, ...] = ()                            # ... and brought back by a recall
     uninvoiced: dict[str, list[StockLine]] = Field(default_factory=dict)  # dispatched, not yet billed
+    shipment_lines: dict[str, list[StockLine]] = Field(default_factory=dict)  # what each dispatched shipment held
+
+    # economics (economics.py): what the goods cost, shipping, net revenue as finance booked it
+    fx_rate: Decimal = Decimal("1")                   # order currency -> base currency, fixed at placement
+    goods_costs: dict[str, list[LineCost]] = Field(default_factory=dict)   # per shipment, at dispatch
+    shipping_costs: dict[str, Decimal] = Field(default_factory=dict)       # per booked shipment (base currency)
+    invoiced_net: dict[str, Decimal] = Field(default_factory=dict)         # per invoice (not dunning charges)
+    credited_net: dict[str, Decimal] = Field(default_factory=dict)         # per credit note
+    returns: tuple[ReturnCase, ...] = ()
 
     awaiting: Sent | None = None
     change: PendingChange | None = None
@@ -275,7 +316,8 @@ def invoice_command(order: Order, shipment_ref: str, lines: list[StockLine], kin
     return finance.IssueInvoice(
         order_id=order.order_id, order_number=order.number, customer_id=order.customer_id,
         payment_method=order.payment_method, shipment_ref=shipment_ref, lines=priced, total=total_of(priced),
-        kind=kind, payment_terms_days=order.payment_terms_days)
+        kind=kind, payment_terms_days=order.payment_terms_days, currency=order.currency,
+        country=order.address.country)
 
 
 def total_of(lines: Any) -> Decimal:

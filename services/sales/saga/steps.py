@@ -9,6 +9,7 @@ from typing import Any
 from contracts import finance, logistics, procurement, warehouse
 from contracts.common import FulfilmentPolicy, OrderType, StockLine
 from contracts.envelope import Message
+from services.sales.saga.economics import learn as learn_economics
 from services.sales.saga.state import PREPAID, Decision, Order, Sent, Status, invoice_command, join_notes, updated
 
 
@@ -26,13 +27,17 @@ def advance(order: Order, now: dt.datetime, note: str) -> Decision:
                         note=join_notes(note, f"waiting for a decision: {order.decision.summary}"))
     if order.order_type == OrderType.SAMPLE and not order.approved_by:
         return Decision(updated(order, status=Status.AWAITING_APPROVAL), note=join_notes(note, "awaiting approval"))
+    if not order.credit_ok and order.credit_pending:
+        return Decision(updated(order, status=Status.AWAITING_CREDIT),
+                        note=join_notes(note, f"waiting for finance: {order.credit_pending}"))
     if not order.credit_ok:
         return send(Status.CREDIT_CHECK, finance.CheckCredit(
             order_id=order.order_id, order_number=order.number, customer_id=order.customer_id,
             order_type=order.order_type, payment_method=order.payment_method, lines=list(order.lines),
             total=order.total, payment_terms_days=order.payment_terms_days,
             terms_approved_by=order.review.decided_by if order.review and order.review.joint
-            and order.review.verdict == "approved" else None), why="credit check requested")
+            and order.review.verdict == "approved" else None, currency=order.currency,
+            country=order.address.country), why="credit check requested")
 
     commands: list[Message] = []
     if order.order_type in PREPAID and not order.prepayment_invoiced:
@@ -118,10 +123,16 @@ def learn(order: Order, m: Message, now: dt.datetime) -> tuple[Order, str | None
     u: dict[str, Any] = {}
     note = failure = None
     if isinstance(m, finance.CreditApproved):
-        u = {"credit_ok": True, "credit_held": order.order_type == OrderType.STANDARD}
+        u = {"credit_ok": True, "credit_held": order.order_type == OrderType.STANDARD, "credit_pending": None}
         note = "credit approved"
     elif isinstance(m, finance.CreditRejected):
+        u = {"credit_pending": None}                 # finance forgot the waiting check when it rejected
         failure = "credit check failed: " + "; ".join(m.reasons)
+    elif isinstance(m, finance.CreditCheckPending):
+        if not order.credit_ok:
+            u = {"status": Status.AWAITING_CREDIT, "credit_pending": m.reason,
+                 "credit_pending_since": order.credit_pending_since or now}
+        note = f"waiting for finance: {m.reason}"
     elif isinstance(m, finance.InvoiceIssued):
         if m.invoice_number not in order.invoices:
             u = {"invoices": (*order.invoices, m.invoice_number), "paid_in_full": False,
@@ -156,7 +167,8 @@ def learn(order: Order, m: Message, now: dt.datetime) -> tuple[Order, str | None
         shipped = dict(order.shipped)
         for line in m.lines:
             shipped[line.sku] = shipped.get(line.sku, 0) + line.quantity
-        u = {"shipped": shipped, "packed": (), "booked": False, "dispatched": (*order.dispatched, m.shipment_id)}
+        u = {"shipped": shipped, "packed": (), "booked": False, "dispatched": (*order.dispatched, m.shipment_id),
+             "shipment_lines": {**order.shipment_lines, m.shipment_id: list(m.lines)}}
         if order.order_type == OrderType.STANDARD:
             u["uninvoiced"] = {**order.uninvoiced, m.shipment_id: list(m.lines)}
         note = f"shipment {m.shipment_id} dispatched: " + ", ".join(f"{l.quantity}x {l.sku}" for l in m.lines)
@@ -193,11 +205,11 @@ def learn(order: Order, m: Message, now: dt.datetime) -> tuple[Order, str | None
         failure = f"cannot be fulfilled: {m.reason}"
     elif isinstance(m, procurement.PurchaseOrderCancelled) and m.kept_as_stock:
         note = f"{m.kept_as_stock}x {m.sku} of {m.purchase_order_id} kept as stock"
-    return (updated(order, **u) if u else order), note, failure
+    return learn_economics(updated(order, **u) if u else order, m), note, failure
 
 
 REPLIES: dict[str, tuple[type[Message], ...]] = {
-    finance.CheckCredit.TYPE: (finance.CreditApproved, finance.CreditRejected),
+    finance.CheckCredit.TYPE: (finance.CreditApproved, finance.CreditRejected, finance.CreditCheckPending),
     warehouse.ReserveStock.TYPE: (warehouse.StockReserved,),
     warehouse.PickAndPack.TYPE: (warehouse.OrderPacked,),
     logistics.BookShipment.TYPE: (logistics.ShipmentBooked, logistics.ShipmentBookingFailed),
@@ -214,6 +226,8 @@ def answers(sent: Sent, m: Message) -> bool:
         return False
     if sent.type == warehouse.DispatchOrder.TYPE and isinstance(m, warehouse.OrderDispatched):
         return m.shipment_id == sent.payload.get("shipment_id")
+    if sent.type == finance.IssueInvoice.TYPE and isinstance(m, finance.InvoiceIssued):
+        return m.shipment_ref == sent.payload.get("shipment_ref")   # not a dunning charge of another invoice
     return True
 
 
