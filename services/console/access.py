@@ -44,6 +44,7 @@ NAVIGATION = (
     Page("/decisions", "Decisions", DECISION_READERS),
     Page("/alerts", "Alerts", ALERT_READERS),
     Page("/risks", "Risks", RISK_READERS),
+    Page("/kpis", "KPIs", KPI_READERS),
     Page("/dead-letters", "Dead letters", DEAD_LETTER_READERS),
     Page("/lag", "Consumer lag", LAG_READERS),
 )

@@ -152,10 +152,11 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    from services.console.routes import operations, orders, stream
+    from services.console.routes import kpis, operations, orders, stream
     app.include_router(signin.router(settings, verifier, console.render))
     app.include_router(orders.router(console))
     app.include_router(operations.router(console))
+    app.include_router(kpis.router(console))
     app.include_router(stream.router(console))
     check_routes(app)
     return app

@@ -51,6 +51,7 @@ BEHIND = {
     access.SHIPMENT_READERS: [("logistics", "GET", "/shipments")],
     access.MONEY_READERS: [("finance", "GET", "/invoices"), ("finance", "GET", "/payments")],
     access.STOCK_READERS: [("warehouse", "GET", "/stock")],
+    access.KPI_READERS: [("sales", "GET", "/kpis")],
 }
 
 
@@ -208,3 +209,10 @@ def test_an_undeclared_console_route_stops_the_console(console_app) -> None:
 
     with pytest.raises(RuntimeError, match="GET /forgotten"):
         check_routes(console_app)
+
+
+def test_kpi_bars_escape_and_mark_missing_periods() -> None:
+    from services.console import charts
+    svg = charts.bars([("2026-01-01", 0.5), ("2026-01-02", None), ("<b>", 1.0)], title="On-time", unit="%", top=1.0)
+    assert svg.count("<rect") == 3 and "–" in svg and "50%" in svg and "<b>" not in svg and "&lt;b&gt;" in svg
+    assert charts.shown(None, "%") == "–" and charts.shown(90.0, "s") == "90.0 s" and charts.number("1.50") == 1.5
