@@ -55,6 +55,7 @@ def console(e2e: E2E) -> Iterator[str]:
     ARTEFACTS.mkdir(parents=True)
     e2e.stack.ports[CONSOLE] = _free_port()
     e2e.stack.env["ORDERFLOW_CONSOLE_LAG_SAMPLE_SECONDS"] = "2"
+    e2e.stack.env["ORDERFLOW_CONSOLE_PAGE_SIZE"] = "2"
     e2e.stack.start(CONSOLE)
     address = f"http://127.0.0.1:{e2e.stack.ports[CONSOLE]}"
     e2e.wait_for("the console to follow the event topics", lambda: _ready(address), timeout=60)
@@ -139,7 +140,7 @@ async def test_clerk_places_an_order_and_watches_it_complete_live(e2e: E2E, cons
     await expect(errors).to_contain_text("quantity")            # the API's 422, field by field
     await expect(page.locator("#err-quantity_0")).to_contain_text("integer")
     await expect(page.locator("#f-quantity_0")).to_have_attribute("aria-invalid", "true")
-    await expect(page.locator("#err-address_country")).to_contain_text("ISO 3166-1")
+    await expect(page.locator("#err-delivery_address")).to_contain_text("ISO 3166-1")
     await shot(page, "03-place-order-422", tablet=True)
 
     await page.get_by_label("Quantity, line 1").fill("2")
@@ -188,11 +189,30 @@ async def test_manager_approves_a_sample(e2e: E2E, console: str, browser) -> Non
     approvals = audited(e2e, placed["order_id"], "maria", "/approve")
     assert approvals and approvals[0]["status"] == 202 and approvals[0]["name"] == "Maria Manager", approvals
 
+    # Search by number finds exactly that order; by customer, page by page (the console's page size
+    # is 2 here, so three of CUST-ACME's orders make at least two pages).
+    more = [e2e.place("CUST-ACME", [(sku, 1)])["order_id"] for _ in range(2)]
+    await page.goto(f"/orders?order_number={placed['order_number']}")
+    await expect(page.locator("tr[data-order]")).to_have_count(1)
+    await page.goto("/orders?customer_id=CUST-ACME")
+    first_page = await page.locator("tr[data-order]").evaluate_all("rows => rows.map(r => r.dataset.order)")
+    assert len(first_page) == 2, first_page
+    await shot(page, "16-orders-search-page-1")
+    await page.get_by_role("link", name="Next page").click()
+    await expect(page.locator("tr[data-order]").first).to_be_visible()
+    second_page = await page.locator("tr[data-order]").evaluate_all("rows => rows.map(r => r.dataset.order)")
+    assert second_page and not set(second_page) & set(first_page), (first_page, second_page)
+    await page.goto("/kpis")
+    await expect(page.get_by_test_id("kpis").locator("section")).not_to_have_count(0)
+    await shot(page, "17-kpis", tablet=True)
+
     for path, name in (("/decisions", "07-decisions"), ("/risks?status=all", "08-risks"), ("/alerts", "09-alerts")):
         await page.goto(path)
         await expect(page.locator("h1")).to_be_visible()
         await shot(page, name, tablet=name == "08-risks")
-    await assert_invariants(e2e, [placed["order_id"]], [sku])
+    for order_id in more:
+        e2e.wait_final(order_id)
+    await assert_invariants(e2e, [placed["order_id"], *more], [sku])
 
 
 async def test_operator_finds_a_poison_record_in_the_dead_letters(e2e: E2E, console: str, browser) -> None:

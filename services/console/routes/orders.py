@@ -100,7 +100,8 @@ def router(console: Any) -> APIRouter:
             return []                       # a form without suggestions still works
 
     def form_context(form: dict[str, str], errors: dict[str, str], stock: list[dict[str, Any]]) -> dict[str, Any]:
-        address_open = any(k.startswith("address_") and (v or k in errors) for k, v in {**form, **errors}.items())
+        address_open = "delivery_address" in errors or any(
+            k.startswith("address_") and (v or k in errors) for k, v in {**form, **errors}.items())
         return {"form": form, "errors": errors, "error_label": error_label, "stock": stock, "line_rows": range(LINE_ROWS), "address_open": address_open,
                 "order_types": [t.value for t in OrderType], "payment_methods": [p.value for p in PaymentMethod],
                 "policies": [p.value for p in FulfilmentPolicy]}
