@@ -72,8 +72,8 @@ class Departments:
             log.warning("%s unreachable: %s %s: %s", service, method, path, type(exc).__name__)
             raise ApiError(service, 503, f"{service} is unreachable ({self.urls[service]})") from None
         if response.status_code == 401:
-            raise SignInRequired("/", f"{service} no longer accepts your sign-in ({_detail(response)}); "
-                                      "please sign in again")
+            log.info("%s refused the session's token: %s", service, str(_detail(response))[:200])
+            raise SignInRequired("/", "refused")
         if response.is_success:
             return response
         detail = _detail(response)

@@ -121,7 +121,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
 
     @app.exception_handler(SignInRequired)
     async def to_sign_in(request: Request, exc: SignInRequired) -> Response:
-        target = sign_in_url(exc.next_url) + (f"&reason={exc.reason}" if exc.reason else "")
+        target = sign_in_url(exc.next_url, exc.reason)
         if request.headers.get("HX-Request"):
             return Response(status_code=401, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)

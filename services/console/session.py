@@ -48,10 +48,21 @@ class User:
         return ", ".join(sorted(self.roles)) or "no role"
 
 
+# Why the sign-in page is shown again: a code in its URL, never free text (no message can be planted
+# on the sign-in page through a link).
+REASONS = {
+    "expired": "Your session has ended; please sign in again.",
+    "refused": "A department no longer accepts your sign-in; please sign in again.",
+    "signed-out": "Signed out.",
+    "failed": "Sign-in at the identity provider did not succeed; please try again.",
+}
+
+
 class SignInRequired(Exception):
     """Not signed in, or the session's token expired: the handler redirects to the sign-in page."""
 
     def __init__(self, next_url: str, reason: str | None = None) -> None:
+        assert reason is None or reason in REASONS, reason
         self.next_url = next_url
         self.reason = reason
 
@@ -115,8 +126,7 @@ class Needs:
             expired = bool(request.session.get("token"))
             if expired:
                 request.session.clear()
-            raise SignInRequired(_here(request) if request.method == "GET" else "/",
-                                 "Your session has ended; please sign in again." if expired else None)
+            raise SignInRequired(_here(request) if request.method == "GET" else "/", "expired" if expired else None)
         if not user.has(*self.roles):
             raise HTTPException(403, f"this page is for {', '.join(self.roles)}; {user.name} has {user.role_text}")
         if request.method not in ("GET", "HEAD"):
@@ -161,5 +171,5 @@ def check_routes(app: FastAPI) -> None:
         raise RuntimeError(f"console routes without needs(...): {', '.join(sorted(missing))}")
 
 
-def sign_in_url(next_url: str) -> str:
-    return f"/login?next={quote(next_url, safe='')}"
+def sign_in_url(next_url: str, reason: str | None = None) -> str:
+    return f"/login?next={quote(next_url, safe='')}" + (f"&reason={reason}" if reason in REASONS else "")

@@ -122,7 +122,7 @@ def router(settings: ConsoleSettings, verifier: TokenVerifier, render: Any) -> A
                             else str(request.url_for("auth_callback")))
             return await client.authorize_redirect(request, redirect_uri)
         return page(request, {
-            "next": safe_next(next), "error": reason})
+            "next": safe_next(next), "error": session.REASONS.get(reason or "")})
 
     @api.post("/login/dev")
     async def dev_sign_in(request: Request, username: str = Form(...), next: str = Form("/")) -> Response:
@@ -149,13 +149,14 @@ def router(settings: ConsoleSettings, verifier: TokenVerifier, render: Any) -> A
         try:
             answer = await client.authorize_access_token(request)
         except OAuthError as exc:
-            return RedirectResponse(f"/login?reason=sign-in+failed:+{exc.error}", status_code=303)
+            log.warning("OIDC sign-in failed: %s", exc.error)
+            return RedirectResponse(session.sign_in_url("/", "failed"), status_code=303)
         return await begin(request, answer["access_token"], request.session.pop("next", "/"))
 
     @api.post("/logout")
     async def logout(request: Request) -> Response:
         await session.check_csrf(request)
         session.end_session(request)
-        return RedirectResponse("/login?reason=Signed+out.", status_code=303)
+        return RedirectResponse(session.sign_in_url("/", "signed-out"), status_code=303)
 
     return api

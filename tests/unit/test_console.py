@@ -191,6 +191,10 @@ async def test_pages_need_a_session_and_actions_a_csrf_token(console_app) -> Non
         assert forged.status_code == 403 and "CSRF" in forged.text
         signed_out = await client.post("/logout", data={"csrf_token": "nope"})
         assert signed_out.status_code == 403
+        # The sign-in page shows only its own messages, never text from the link.
+        planted = await client.get("/login?reason=Call+555-0100+to+verify+your+account")
+        assert "555-0100" not in planted.text
+        assert "Signed out." in (await client.get("/login?reason=signed-out")).text
 
 
 async def test_a_tampered_session_cookie_is_not_a_session(console_app) -> None:
