@@ -220,3 +220,40 @@ def test_kpi_bars_escape_and_mark_missing_periods() -> None:
     svg = charts.bars([("2026-01-01", 0.5), ("2026-01-02", None), ("<b>", 1.0)], title="On-time", unit="%", top=1.0)
     assert svg.count("<rect") == 3 and "–" in svg and "50%" in svg and "<b>" not in svg and "&lt;b&gt;" in svg
     assert charts.shown(None, "%") == "–" and charts.shown(90.0, "s") == "90.0 s" and charts.number("1.50") == 1.5
+
+
+# --- sign-in modes, live hub ---------------------------------------------------------------------
+
+def test_oidc_is_chosen_with_an_identity_provider_and_configured_from_settings(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.console.settings import ConsoleSettings
+    from services.console.signin import OidcSettings, oidc_client, signin_mode
+    monkeypatch.delenv("ORDERFLOW_AUTH_JWKS_URL", raising=False)
+    assert signin_mode(ConsoleSettings()) == "dev"
+    monkeypatch.setenv("ORDERFLOW_AUTH_JWKS_URL", "https://idp.example/realms/acme/protocol/openid-connect/certs")
+    monkeypatch.setenv("ORDERFLOW_AUTH_ISSUER", "https://idp.example/realms/acme")
+    secret = tmp_path / "client.secret"
+    secret.write_text("s3cret\n")
+    monkeypatch.setenv("ORDERFLOW_AUTH_CLIENT_SECRET_FILE", str(secret))
+    settings = ConsoleSettings()
+    assert signin_mode(settings) == "oidc"
+    assert OidcSettings().metadata_url() == "https://idp.example/realms/acme/.well-known/openid-configuration"
+    client = oidc_client(settings)          # registered only: no identity provider is reachable here
+    assert client.client_id == "orderflow-console" and client.client_secret == "s3cret"
+    assert client.client_kwargs["code_challenge_method"] == "S256"
+    assert client._server_metadata_url == OidcSettings().metadata_url()
+
+
+async def test_the_live_hub_fans_out_and_announces_a_quiet_order_again() -> None:
+    import asyncio
+    from services.console.live import Change, LiveHub, change_of
+    hub = LiveHub(settle_seconds=0.05)
+    async with hub.subscribe() as first, hub.subscribe() as second:
+        hub.publish(Change("finance.events.v1", "finance.credit_approved", "order-1"))
+        assert (await first.get()).type == "finance.credit_approved" == (await second.get()).type
+        settled = await asyncio.wait_for(first.get(), 1)
+        assert settled == Change("finance.events.v1", "settled", "order-1")
+    assert hub.subscribers == 0
+    assert change_of("risk.events.v1", b'{"type": "risk.raised", "correlation_id": "c"}').kinds() == \
+        {"orders", "risks", "alerts"}
+    assert change_of("sales.events.v1", b"not json") is None
