@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: browser up down test test-unit test-multi-host infra infra-down install netns-tools status clean images lock k8s
+.PHONY: browser up down test test-unit test-multi-host infra infra-down install netns-tools status clean images lock k8s bench bench-quick
 
 # Python dependencies (re-installed when pyproject.toml changes).
 $(STAMP): pyproject.toml
@@ -77,3 +77,12 @@ lock: install
 # Kubernetes resources generated from the topic catalogue, ACLs, versions and alert rules.
 k8s: install
 	$(PY) -m deploy.k8s.generate
+# Benchmarks: NOT part of `make test`. Each scenario on a fresh stack (own topics, groups, databases,
+# simulators' delays 0), results as JSON in .local/bench/<stamp>/. See docs/performance.md.
+# Needs the demo stack's service ports free (`make down` or `orderflow down --keep-infra`).
+BENCH_ARGS ?=
+bench: infra
+	$(PY) -m services.cli.main bench-suite $(BENCH_ARGS)
+
+bench-quick: infra
+	$(PY) -m services.cli.main bench-suite --scenario capacity --scenario 10 --capacity-orders 500 --duration 30 --no-bound $(BENCH_ARGS)

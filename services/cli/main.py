@@ -518,36 +518,81 @@ def dlq_list(service: Optional[str] = typer.Option(None, "--service", "-s", help
 
 
 @app.command()
-def bench(orders: int = typer.Option(200, "--orders", "-n", min=1, help="How many orders to place."),
-          concurrency: int = typer.Option(20, "--concurrency", "-c", min=1, help="Orders placed at once."),
+def bench(orders: int = typer.Option(500, "--orders", "-n", min=1, help="Orders to place (capacity mode)."),
+          rate: Optional[float] = typer.Option(None, "--rate", min=0.1,
+                                               help="Open model: this many orders/s for --duration seconds."),
+          duration: float = typer.Option(60.0, "--duration", min=1, help="Seconds of load with --rate."),
+          concurrency: int = typer.Option(20, "--concurrency", "-c", min=1, help="Requests in flight at most."),
+          warmup: int = typer.Option(20, "--warmup", min=0, help="Orders completed before measuring."),
           customer: str = typer.Option("CUST-NORD", "--customer"),
           sku: str = typer.Option("SKU-BOLT-M8", "--sku"),
           quantity: int = typer.Option(1, "--quantity", min=1),
-          timeout: float = typer.Option(300.0, "--timeout", help="Seconds to wait for every order to be final."),
-          rate: Optional[float] = typer.Option(None, "--rate", min=0.1,
-                                               help="Orders per second (steady load) instead of all at once.")
+          timeout: float = typer.Option(300.0, "--timeout", help="Seconds to wait for the last orders."),
+          bound: bool = typer.Option(False, "--bound", help="Also measure Kafka's, PostgreSQL's and the bare "
+                                                             "stack's bound in the same run."),
+          as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+          output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the JSON here."),
           ) -> None:
-    """Benchmark: orders through all five services; prints throughput and p50/p99 latencies."""
-    from services.cli import bench as bench_mod
+    """Benchmark the running stack: capacity from a backlog (default) or an open-model load at
+    --rate; throughput, latency percentiles, CPU per order per process and costs per order."""
+    import json
 
-    with console.status("placing orders…") as status:
-        def progress(stage: str, count: int) -> None:
-            status.update(f"{stage}: {count}/{orders}")
+    from services.cli.bench import report, runner
+
+    options = runner.BenchOptions(orders=int(rate * duration) if rate else orders, rate=rate,
+                                  concurrency=max(concurrency, 200) if rate else concurrency, warmup=warmup,
+                                  customer=customer, sku=sku, quantity=quantity, timeout=timeout, bound=bound)
+    with err_console.status("bench…") as status:
         try:
-            result = asyncio.run(bench_mod.run(client.url("sales"), orders=orders, concurrency=concurrency,
-                                               customer=customer, sku=sku, quantity=quantity, timeout=timeout,
-                                               rate=rate, progress=progress, headers=client.auth_headers()))
+            result = asyncio.run(runner.run(options, progress=status.update))
         except httpx.HTTPError as exc:
             raise fail(f"benchmark failed talking to sales: {exc}") from None
-    load = f"{rate:g} orders/s" if rate else f"concurrency {concurrency}"
-    table = Table(title=f"orderflow bench: {orders} orders, {load}", title_justify="left")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    for name, value in bench_mod.summary(result):
-        table.add_row(name, value)
-    console.print(table)
-    if result.statuses.get("not final"):
+    text = json.dumps(result, indent=2, default=str)
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text + "\n")
+    if as_json:
+        sys.stdout.write(text + "\n")
+    else:
+        table = Table(title=f"orderflow bench ({result['commit']})", title_justify="left")
+        table.add_column("measure")
+        table.add_column("value", overflow="fold")
+        for name, value in report.rows(result):
+            table.add_row(name, value)
+        console.print(table)
+    if result["orders"]["outcome"].get("not final") or result["orders"]["failed_requests"]:
         raise typer.Exit(1)
+
+
+@app.command("bench-suite")
+def bench_suite(scenario: list[str] = typer.Option(["capacity", "10", "50", "100"], "--scenario", "-s",
+                                                   help="capacity, or a rate in orders/s (repeatable)."),
+                capacity_orders: int = typer.Option(1000, "--capacity-orders", help="Backlog size for capacity."),
+                duration: float = typer.Option(45.0, "--duration", help="Seconds of load per rate."),
+                bound: bool = typer.Option(True, "--bound/--no-bound", help="Measure the bound with capacity."),
+                out: Optional[Path] = typer.Option(None, "--out", help="Directory for the JSON results.")) -> None:
+    """The published figures: each scenario on a fresh stack with the simulators' delays at 0
+    (needs Kafka and PostgreSQL up and the ports of the demo stack free: `orderflow down --keep-infra`)."""
+    from services.cli.bench import report, suite
+
+    out_dir = out or ROOT / ".local" / "bench" / time.strftime("%Y%m%d-%H%M%S")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in scenario:
+        if name != "capacity":
+            try:
+                float(name)
+            except ValueError:
+                raise fail(f"--scenario {name!r}: capacity or a number of orders/s") from None
+        options = suite.options_for(name, capacity_orders=capacity_orders, duration=duration, bound=bound)
+        with err_console.status(f"{name}…") as status:
+            result = suite.run_scenario(name, options, out_dir, lambda text: status.update(f"{name}: {text}"))
+        table = Table(title=f"{name} ({result['commit']})", title_justify="left")
+        table.add_column("measure")
+        table.add_column("value", overflow="fold")
+        for row_name, value in report.rows(result):
+            table.add_row(row_name, value)
+        console.print(table)
+    console.print(f"results in {out_dir}")
 
 
 @app.command()

@@ -81,6 +81,14 @@ class Settings(BaseSettings):
     relay_poll_seconds: float = 1.0   # fallback when no NOTIFY arrives
     handler_max_attempts: int = 5     # then the message goes to the dead-letter topic
     consumer_batch_size: int = 100    # records applied in one DB transaction / one offset commit
+    # Batching under moderate load and group membership (services/runtime/offsets.py).
+    consumer_fetch_min_bytes: int = 1
+    consumer_fetch_max_wait_ms: int = 500
+    consumer_heartbeat_ms: int = 500  # how soon a member notices a rebalance (the eager stall)
+    consumer_commit_interval_ms: int = 0          # >0: applied batches' offsets at most this often
+    instance_id: str = ""             # set -> static group membership (group_instance_id)
+    inbox_retention_seconds: float = 8 * 86400   # longer than any topic's retention (7 days)
+    inbox_prune_seconds: float = 300.0
     shutdown_grace_seconds: float = 15.0
 
     def _service_env(self, suffix: str) -> str | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from contracts.envelope import DeadLetter, Envelope, Message, message_types
 from contracts.topics import CATALOGUE, dlq_topic
-from services.runtime.outbox import Tx, enqueue_raw
+from services.runtime.outbox import OutboxRow, Tx, enqueue_raw, insert_rows
 
 if TYPE_CHECKING:
     from services.runtime.config import Settings
@@ -40,6 +40,10 @@ TRANSIENT = (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError, asy
              asyncpg.CannotConnectNowError, asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
 
 
+class _HandlerFailed(Exception):
+    """A handler raised in the fast path; its cause is the handler's exception."""
+
+
 class Unprocessable(Exception):
     """Raised by a handler for a message that can never succeed (e.g. a payment for an unknown
     invoice): dead-lettered at once with this reason, no retries."""
@@ -50,9 +54,11 @@ class Consumer:
         self.service = service
         self.settings = settings
         self.pool: asyncpg.Pool | None = None
+        self._conn: asyncpg.pool.PoolConnectionProxy | None = None   # held for the consumer's life
         self._handlers: dict[str, Handler] = {}
         self._fallback: Handler | None = None
         self._attempts: dict[tuple[str, int, int], int] = {}
+        self._types: dict[str, type[Message]] = {}
 
     # --- registration -------------------------------------------------------------------------
 
@@ -70,44 +76,142 @@ class Consumer:
         self._fallback = handler
         return handler
 
+    # --- the held connection ------------------------------------------------------------------
+
+    async def _connection(self) -> asyncpg.Connection:
+        """One connection for every batch, instead of a pool acquire (and its reset) per batch."""
+        assert self.pool is not None, "consumer started without a database pool"
+        if self._conn is None or self._conn.is_closed():
+            await self._release()
+            self._conn = await self.pool.acquire()
+        return self._conn
+
+    async def _release(self) -> None:
+        if self._conn is not None and self.pool is not None:
+            conn, self._conn = self._conn, None
+            try:
+                await self.pool.release(conn)
+            except Exception:  # noqa: BLE001 - a broken connection is dropped by the pool anyway
+                log.debug("releasing the consumer connection failed", exc_info=True)
+
+    async def close(self) -> None:
+        """Give the held connection back (before the pool closes)."""
+        await self._release()
+
     # --- processing ---------------------------------------------------------------------------
 
-    async def process_batch(self, records: tuple[ConsumerRecord, ...] | list[ConsumerRecord]) -> None:
-        """Apply a batch in ONE database transaction, each record in its own savepoint, so that a
-        batch costs one commit (and the caller one offset commit) instead of one per record.
+    async def process_batch(self, records: tuple[ConsumerRecord, ...] | list[ConsumerRecord]) -> int:
+        """Apply a batch in ONE database transaction: one multi-row inbox insert dedupes it, the
+        handlers run, their messages go to the outbox in one multi-row insert, one commit (and the
+        caller one offset commit for the batch's partitions).
 
-        A transient failure (database or network) rolls the whole batch back and raises: the
-        caller seeks back and the batch comes again. A record whose handler fails is retried a
-        few times and then dead-lettered: the records before it are committed first, and the
-        redelivered ones before it are no-ops thanks to the inbox."""
-        assert self.pool is not None, "consumer started without a database pool"
-        retry: Exception | None = None
-        async with self.pool.acquire() as conn:
+        When a handler fails, that transaction is rolled back and the batch is applied again with
+        a savepoint per record (`_process`): the failing record is retried a few times and then
+        dead-lettered, the records before it are committed first, and the redelivered ones before
+        it are no-ops thanks to the inbox. A transient failure (database or network) rolls the
+        whole batch back and raises: the caller seeks back and the batch comes again.
+
+        Returns how many records were applied (not ignored): 0 means no transaction was needed."""
+        self._types = self._types or message_types()    # every contract module is imported by now
+        wanted = []
+        for record in records:
+            topic = self.settings.logical_topic(record.topic)
+            if self._wanted(record, topic):
+                wanted.append(record)
+            else:
+                MESSAGES.labels(topic, _header_type(record), "ignored").inc()
+        if not wanted:
+            return 0
+        records = wanted
+        conn = await self._connection()
+        try:
             try:
                 async with conn.transaction():
-                    for record in records:
-                        retry = await self._process(conn, record)
-                        if retry is not None:
-                            break           # commit what is done; the failed record comes again
-            except TRANSIENT as exc:
-                log.warning("transient failure in a batch of %d: %s; the batch will be retried", len(records), exc)
-                await asyncio.sleep(1.0)
-                raise
+                    await self._apply_batch(conn, records)
+                return len(records)
+            except _HandlerFailed as failed:
+                log.info("a handler failed in a batch of %d (%r); applying it record by record",
+                         len(records), failed.__cause__)
+            retry: Exception | None = None
+            async with conn.transaction():
+                for record in records:
+                    retry = await self._process(conn, record)
+                    if retry is not None:
+                        break           # commit what is done; the failed record comes again
+        except TRANSIENT as exc:
+            log.warning("transient failure in a batch of %d: %s; the batch will be retried", len(records), exc)
+            await self._release()
+            await asyncio.sleep(1.0)
+            raise
         if retry is not None:
             raise retry
+        return len(records)
 
-    async def _process(self, conn: asyncpg.Connection, record: ConsumerRecord) -> Exception | None:
-        """One record, in a savepoint of the batch's transaction. Returns an exception when the
-        record must be retried later."""
-        topic = self.settings.logical_topic(record.topic)
+    def _wanted(self, record: ConsumerRecord, topic: str) -> bool:
+        """False for a record of another department's topic whose `type` header names a message
+        no handler here wants: ignored without parsing it (most of what a service reads)."""
+        if self._fallback is not None or self._owns(topic):
+            return True
+        for name, value in record.headers or ():
+            if name == "type":
+                type_name = value.decode("utf-8", "replace")
+                return type_name in self._handlers and type_name in self._types
+        return True                     # no header: the body decides
+
+    async def _apply_batch(self, conn: asyncpg.Connection, records: Sequence[ConsumerRecord]) -> None:
+        """The fast path: no savepoints; any handler failure raises _HandlerFailed (rolled back)."""
+        todo: list[tuple[ConsumerRecord, str, Envelope, Message, Handler]] = []
+        seen: set[str] = set()
+        for record in records:
+            topic = self.settings.logical_topic(record.topic)
+            parsed = await self._parse(conn, record, topic)
+            if parsed is None:
+                continue
+            envelope, message, handler = parsed
+            key = str(envelope.message_id)
+            if key in seen:             # the same message twice in one batch (a re-published row)
+                MESSAGES.labels(topic, envelope.type, "duplicate").inc()
+                continue
+            seen.add(key)
+            todo.append((record, topic, envelope, message, handler))
+        if not todo:
+            return
+        fresh = {row[0] for row in await conn.fetch(
+            "INSERT INTO inbox (message_key, message_type, topic, kafka_partition, kafka_offset, outcome)"
+            " SELECT k, y, t, p, o, 'handled' FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[])"
+            " AS r(k, y, t, p, o) ON CONFLICT DO NOTHING RETURNING message_key",
+            [str(e.message_id) for _, _, e, _, _ in todo], [e.type for _, _, e, _, _ in todo],
+            [t for _, t, _, _, _ in todo], [r.partition for r, _, _, _, _ in todo],
+            [r.offset for r, _, _, _, _ in todo])}
+        pending: list[OutboxRow] = []
+        outcomes = []
+        for record, topic, envelope, message, handler in todo:
+            if str(envelope.message_id) not in fresh:
+                outcomes.append((topic, envelope.type, "duplicate"))
+                continue
+            try:
+                with HANDLER_SECONDS.labels(envelope.type).time():
+                    await handler(Tx(conn, self.service, envelope, pending=pending), message)
+            except TRANSIENT:
+                raise
+            except Exception as exc:
+                raise _HandlerFailed() from exc
+            outcomes.append((topic, envelope.type, "handled"))
+        await insert_rows(conn, pending)
+        for labels in outcomes:
+            MESSAGES.labels(*labels).inc()
+
+    async def _parse(self, conn: asyncpg.Connection, record: ConsumerRecord,
+                     topic: str) -> tuple[Envelope, Message, Handler] | None:
+        """The record's envelope, typed message and handler; None when it is ignored or
+        dead-lettered (which needs no savepoint: nothing of the record's own was written)."""
         try:
             envelope = Envelope.model_validate_json(record.value or b"")
         except ValidationError as exc:
             await self._dead_letter(conn, record, topic, None, f"not a valid message envelope: {_summary(exc)}")
             return None
-
         handler = self._handlers.get(envelope.type) or self._fallback
-        model = message_types().get(envelope.type)
+        model = self._types.get(envelope.type)
         if model is None or handler is None:
             if self._owns(topic):
                 await self._dead_letter(conn, record, topic, envelope,
@@ -126,6 +230,16 @@ class Consumer:
         except ValidationError as exc:
             await self._dead_letter(conn, record, topic, envelope, f"invalid {envelope.type} payload: {_summary(exc)}")
             return None
+        return envelope, message, handler
+
+    async def _process(self, conn: asyncpg.Connection, record: ConsumerRecord) -> Exception | None:
+        """One record, in a savepoint of the batch's transaction (the path after a handler failed).
+        Returns an exception when the record must be retried later."""
+        topic = self.settings.logical_topic(record.topic)
+        parsed = await self._parse(conn, record, topic)
+        if parsed is None:
+            return None
+        envelope, message, handler = parsed
 
         coordinates = (record.topic, record.partition, record.offset)
         try:
@@ -202,6 +316,13 @@ class Consumer:
                               message_type="deadletter", envelope=letter.model_dump(mode="json"))
         MESSAGES.labels(topic, letter.message_type or "unparseable", "dead_lettered").inc()
         log.warning("dead-lettered %s/%s@%s: %s", record.topic, record.partition, record.offset, reason)
+
+
+def _header_type(record: ConsumerRecord) -> str:
+    for name, value in record.headers or ():
+        if name == "type":
+            return value.decode("utf-8", "replace")
+    return "unknown"
 
 
 def _value_fields(raw: bytes) -> dict[str, str]:

@@ -21,7 +21,7 @@ from services.runtime.outbox import Tx
 from services.runtime.roles import AUDITOR, CLERK, OPERATOR, SALES_MANAGER
 from services.runtime.service import Service
 from services.sales import handlers, intake, saga, store
-from services.sales.saga import Order, Status, Timings
+from services.sales.saga import Order, Timings
 
 OWN_ORDERS_ONLY = "a clerk may change or cancel only the orders they placed"
 

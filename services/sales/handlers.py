@@ -40,8 +40,8 @@ async def place_order(tx: Tx, request: intake.OrderRequest, *, channel: str, tim
             return await store.lock(tx.conn, existing), False
     address = request.delivery_address or await store.customer_address(tx.conn, request.customer_id)
     currency = await store.customer_currency(tx.conn, request.customer_id) or BASE_CURRENCY
-    lines = intake.price_lines(request, await store.price_list(tx.conn, currency), customer_known=address is not None,
-                               currency=currency)
+    prices = await store.price_list(tx.conn, currency, [line.sku for line in request.lines])
+    lines = intake.price_lines(request, prices, customer_known=address is not None, currency=currency)
     assert address is not None
     facts = await store.review_facts(tx.conn, request.customer_id, [line.sku for line in lines])
     reasons = saga.joint_review_reasons(saga.Candidate(
@@ -58,46 +58,58 @@ async def place_order(tx: Tx, request: intake.OrderRequest, *, channel: str, tim
         fx_rate=await store.exchange_rate(tx.conn, currency),
     )
     by = tx.initiator
-    await store.insert(tx.conn, order, channel=channel, external_ref=request.external_ref,
-                       placed_by=by.subject if by else None)
+    timeline = [store.timeline_row(order.order_id, department="sales", kind="status", type_="received",
+                                   detail={"channel": channel, "total": str(order.total)})]
     if by:
-        await store.add_action(tx.conn, order.order_id, "place", by, {"order_number": order.number})
-    await store.add_timeline(tx.conn, order.order_id, department="sales", kind="status", type_="received",
-                             detail={"channel": channel, "total": str(order.total)})
+        timeline.insert(0, store.timeline_row(order.order_id, department="sales", kind="action", type_="place",
+                                              initiated_by=by, detail={"user": by.subject, "name": by.name,
+                                                                       "role": by.role, "order_number": order.number}))
     await tx.emit(sales.OrderPlaced(
         order_id=order.order_id, order_number=order.number, customer_id=order.customer_id,
         order_type=order.order_type, lines=list(order.lines), total=order.total, channel=channel,
         currency=order.currency), key=order.order_id, correlation_id=order.order_id)
-    order = await apply(tx, order, saga.start(order, now(), timings), timings)
+    order = await apply(tx, order, saga.start(order, now(), timings), timings, timeline,
+                        new_order=(channel, request.external_ref, by.subject if by else None))
     return order, True
 
 
-async def apply(tx: Tx, before: Order, decision: saga.Decision, timings: Timings) -> Order:
-    """Persist a saga decision: new state, commands and events through the outbox, timeline."""
+async def apply(tx: Tx, before: Order, decision: saga.Decision, timings: Timings,
+                timeline: list[store.TimelineRow] | None = None,
+                new_order: tuple[str, str | None, str | None] | None = None) -> Order:
+    """Persist a saga decision: new state (inserted for a `new_order` = (channel, external_ref, placed_by)),
+    commands and events through the outbox, timeline (after the `timeline` entries already due,
+    all in one statement)."""
     after = decision.order
     changed = after.status != before.status
     if changed and after.status not in EXPLAINED_BY_REASON:
         after = after.model_copy(update={"status_reason": decision.note})
-    await store.save(tx.conn, after, timings)
+    if new_order is None:
+        await store.save(tx.conn, after, timings)
+    else:
+        channel, external_ref, placed_by = new_order
+        await store.insert(tx.conn, after, timings, channel=channel, external_ref=external_ref, placed_by=placed_by)
+    rows = timeline if timeline is not None else []
     for message in [*decision.commands, *decision.events]:
         envelope = await tx.emit(message, key=after.order_id, correlation_id=after.order_id)
         if message in decision.events:
             await notifications.notify(tx, after, message, envelope.message_id)
-        await store.add_timeline(tx.conn, after.order_id, department=CATALOGUE[message.TOPIC].owner,
-                                 kind="command" if message.TOPIC.endswith(".commands.v1") else "event",
-                                 type_=message.TYPE, message_id=envelope.message_id, detail=envelope.payload,
-                                 initiated_by=envelope.initiated_by)
+        rows.append(store.timeline_row(after.order_id, department=CATALOGUE[message.TOPIC].owner,
+                                       kind="command" if message.TOPIC.endswith(".commands.v1") else "event",
+                                       type_=message.TYPE, message_id=envelope.message_id, detail=envelope.payload,
+                                       initiated_by=envelope.initiated_by))
     if changed:
-        await store.add_timeline(tx.conn, after.order_id, department="sales", kind="status",
-                                 type_=after.status.value, detail={"note": decision.note}, initiated_by=tx.initiator)
+        rows.append(store.timeline_row(after.order_id, department="sales", kind="status",
+                                       type_=after.status.value, detail={"note": decision.note},
+                                       initiated_by=tx.initiator))
         changed_event = sales.OrderStatusChanged(
             order_id=after.order_id, order_number=after.number, status=after.status.value,
             previous_status=before.status.value, reason=after.status_reason)
         envelope = await tx.emit(changed_event, key=after.order_id, correlation_id=after.order_id)
         await notifications.notify(tx, after, changed_event, envelope.message_id)
     elif decision.note:
-        await store.add_timeline(tx.conn, after.order_id, department="sales", kind="saga", type_="progress",
-                                 detail={"note": decision.note}, initiated_by=tx.initiator)
+        rows.append(store.timeline_row(after.order_id, department="sales", kind="saga", type_="progress",
+                                       detail={"note": decision.note}, initiated_by=tx.initiator))
+    await store.add_timeline_rows(tx.conn, rows)
     return after
 
 
@@ -126,11 +138,13 @@ def register(consumer: Consumer, timings: Timings) -> None:
         order = await store.lock(tx.conn, tx.cause.correlation_id)
         if order is None:
             return  # not about an order of ours (e.g. replenishment)
-        await store.add_event_to_timeline(tx.conn, order.order_id, tx.cause)
+        timeline = [store.event_row(order.order_id, tx.cause)]
         await notifications.notify(tx, order, message, tx.cause.message_id)
         decision = saga.react(order, message, now(), timings)
-        if decision is not None:
-            await apply(tx, order, decision, timings)
+        if decision is None:
+            await store.add_timeline_rows(tx.conn, timeline)
+        else:
+            await apply(tx, order, decision, timings, timeline)
 
 
 async def run_deadlines(pool: asyncpg.Pool, timings: Timings) -> int:

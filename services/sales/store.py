@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+from pydantic_core import to_json
 
 from contracts import risk
 from contracts.common import BASE_CURRENCY, Address
@@ -16,11 +17,14 @@ from services.sales import kpis
 from services.sales.saga import Order, Timings, margin, next_check
 
 
-async def price_list(conn: asyncpg.Connection, currency: str = BASE_CURRENCY) -> dict[str, Decimal]:
-    """List prices of active products in a currency (EUR: products.list_price unless product_prices has one)."""
+async def price_list(conn: asyncpg.Connection, currency: str = BASE_CURRENCY,
+                     skus: list[str] | None = None) -> dict[str, Decimal]:
+    """List prices of active products in a currency (EUR: products.list_price unless product_prices has
+    one), only of `skus` when given."""
     rows = await conn.fetch(
         "SELECT p.sku, COALESCE(pp.list_price, CASE WHEN $1 = $2 THEN p.list_price END) AS price FROM products p"
-        " LEFT JOIN product_prices pp ON pp.sku = p.sku AND pp.currency = $1 WHERE p.active", currency, BASE_CURRENCY)
+        " LEFT JOIN product_prices pp ON pp.sku = p.sku AND pp.currency = $1 WHERE p.active"
+        " AND ($3::text[] IS NULL OR p.sku = ANY($3::text[]))", currency, BASE_CURRENCY, skus)
     return {r["sku"]: r["price"] for r in rows if r["price"] is not None}
 
 
@@ -154,17 +158,21 @@ async def next_number(conn: asyncpg.Connection) -> str:
     return f"SO-{seq:06d}"
 
 
-async def insert(conn: asyncpg.Connection, order: Order, *, channel: str, external_ref: str | None,
-                 placed_by: str | None) -> None:
+async def insert(conn: asyncpg.Connection, order: Order, timings: Timings, *, channel: str,
+                 external_ref: str | None, placed_by: str | None) -> None:
+    """A new order, already in the state its saga's first decision put it in (one write, not an
+    insert followed by an update)."""
     await conn.execute(
         "INSERT INTO orders (order_id, order_number, customer_id, order_type, payment_method, fulfilment_policy,"
-        " channel, external_ref, lines, total, delivery_address, requested_delivery_date, status, saga, placed_by,"
-        " currency) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        " channel, external_ref, lines, total, delivery_address, requested_delivery_date, status, saga,"
+        " status_reason, revision, next_check_at, placed_by, currency)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::text::jsonb, $15, $16, $17, $18, $19)",
         uuid.UUID(order.order_id), order.number, order.customer_id, order.order_type.value,
         order.payment_method.value, order.fulfilment_policy.value, channel, external_ref,
         [line.model_dump(mode="json") for line in order.lines], order.total,
         order.address.model_dump(mode="json"), order.requested_delivery_date, order.status.value,
-        order.model_dump(mode="json"), placed_by, order.currency,
+        order.model_dump_json(), order.status_reason, order.revision, next_check(order, timings), placed_by,
+        order.currency,
     )
 
 
@@ -178,16 +186,17 @@ async def lock(conn: asyncpg.Connection, order_id: str) -> Order | None:
         key = uuid.UUID(order_id)
     except ValueError:
         return None
-    saga = await conn.fetchval("SELECT saga FROM orders WHERE order_id = $1 FOR UPDATE", key)
-    return Order.model_validate(saga) if saga else None
+    # The saga document as text, parsed by pydantic in one pass (not json.loads, then validated).
+    saga = await conn.fetchval("SELECT saga::text FROM orders WHERE order_id = $1 FOR UPDATE", key)
+    return Order.model_validate_json(saga) if saga else None
 
 
 async def save(conn: asyncpg.Connection, order: Order, timings: Timings) -> None:
     await conn.execute(
-        "UPDATE orders SET status = $2, status_reason = $3, saga = $4, lines = $5, total = $6,"
+        "UPDATE orders SET status = $2, status_reason = $3, saga = $4::text::jsonb, lines = $5, total = $6,"
         " delivery_address = $7, requested_delivery_date = $8, revision = $9, next_check_at = $10,"
         " version = version + 1, updated_at = now() WHERE order_id = $1",
-        uuid.UUID(order.order_id), order.status.value, order.status_reason, order.model_dump(mode="json"),
+        uuid.UUID(order.order_id), order.status.value, order.status_reason, order.model_dump_json(),
         [line.model_dump(mode="json") for line in order.lines], order.total, order.address.model_dump(mode="json"),
         order.requested_delivery_date, order.revision, next_check(order, timings),
     )
@@ -242,15 +251,38 @@ async def list_risks(pool: asyncpg.Pool, *, status: str | None, kinds: list[str]
     return [dict(r) for r in rows]
 
 
+TimelineRow = tuple[uuid.UUID, str, str, str, "uuid.UUID | None", str, "str | None"]   # detail, initiated_by: JSON
+
+
+def timeline_row(order_id: str, *, department: str, kind: str, type_: str, detail: dict[str, Any] | None = None,
+                 message_id: uuid.UUID | None = None, initiated_by: Initiator | None = None) -> TimelineRow:
+    return (uuid.UUID(order_id), department, kind, type_, message_id, to_json(detail or {}).decode(),
+            initiated_by.model_dump_json() if initiated_by else None)
+
+
+def event_row(order_id: str, envelope: Envelope) -> TimelineRow:
+    return timeline_row(order_id, department=envelope.producer, kind="event", type_=envelope.type,
+                        detail=envelope.payload, message_id=envelope.message_id, initiated_by=envelope.initiated_by)
+
+
+async def add_timeline_rows(conn: asyncpg.Connection, rows: list[TimelineRow]) -> None:
+    """Append entries in one statement, in list order (the timeline is read in id order)."""
+    if not rows:
+        return
+    columns = list(zip(*rows))
+    await conn.execute(
+        "INSERT INTO order_timeline (order_id, department, kind, type, message_id, detail, initiated_by)"
+        " SELECT o, d, k, t, m, x::jsonb, i::jsonb FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[],"
+        " $5::uuid[], $6::text[], $7::text[]) WITH ORDINALITY AS r(o, d, k, t, m, x, i, n) ORDER BY n",
+        *[list(c) for c in columns],
+    )
+
+
 async def add_timeline(conn: asyncpg.Connection, order_id: str, *, department: str, kind: str, type_: str,
                        detail: dict[str, Any] | None = None, message_id: uuid.UUID | None = None,
                        initiated_by: Initiator | None = None) -> None:
-    await conn.execute(
-        "INSERT INTO order_timeline (order_id, department, kind, type, message_id, detail, initiated_by)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        uuid.UUID(order_id), department, kind, type_, message_id, detail or {},
-        initiated_by.model_dump() if initiated_by else None,
-    )
+    await add_timeline_rows(conn, [timeline_row(order_id, department=department, kind=kind, type_=type_,
+                                                detail=detail, message_id=message_id, initiated_by=initiated_by)])
 
 
 async def add_action(conn: asyncpg.Connection, order_id: str, action: str, by: Initiator,
@@ -261,8 +293,7 @@ async def add_action(conn: asyncpg.Connection, order_id: str, action: str, by: I
 
 
 async def add_event_to_timeline(conn: asyncpg.Connection, order_id: str, envelope: Envelope) -> None:
-    await add_timeline(conn, order_id, department=envelope.producer, kind="event", type_=envelope.type,
-                       detail=envelope.payload, message_id=envelope.message_id, initiated_by=envelope.initiated_by)
+    await add_timeline_rows(conn, [event_row(order_id, envelope)])
 
 
 async def get(pool: asyncpg.Pool, order_id: uuid.UUID) -> dict[str, Any] | None:

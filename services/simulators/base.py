@@ -14,13 +14,13 @@ import uvicorn
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from faststream import AckPolicy
-from faststream.kafka import KafkaMessage
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import ValidationError
 
 from contracts.envelope import Envelope, Message, kafka_headers
 from services.runtime.config import Settings
-from services.runtime.service import make_broker
+from services.runtime.offsets import OffsetCommitter
+from services.runtime.service import QUIET_ACCESS_LOG, make_broker, whole_message
 from services.runtime.version import version_of
 
 log = logging.getLogger(__name__)
@@ -38,23 +38,34 @@ class Simulator:
     def __init__(self, party: str, requests_topic: str) -> None:
         self.party = party
         self.settings = Settings(service=party)
-        self.broker = make_broker(self.settings)
+        self.broker = make_broker(self.settings, log_level=QUIET_ACCESS_LOG)
         self._handlers: dict[type[Message], Callable[[Any, Envelope], Awaitable[None]]] = {}
         self._pending: set[asyncio.Task] = set()
+        self._offsets = OffsetCommitter()
 
+        # Batches, and offsets committed for the batch's partitions only (services/runtime/offsets.py).
         @self.broker.subscriber(self.settings.topic(requests_topic), group_id=self.settings.group_id(),
-                                ack_policy=AckPolicy.ACK, auto_offset_reset="earliest",
-                                decoder=lambda msg: msg.body)
-        async def on_request(body: bytes, msg: KafkaMessage) -> None:
-            try:
-                envelope = Envelope.model_validate_json(body)
-                message = envelope.decode()
-            except (ValidationError, KeyError) as exc:
-                log.warning("%s ignores an unreadable request: %s", party, exc)
-                return
-            handler = self._handlers.get(type(message))
-            if handler:
-                await handler(message, envelope)
+                                batch=True, max_records=100, ack_policy=AckPolicy.ACK,
+                                auto_offset_reset="earliest", decoder=whole_message)
+        async def on_requests(msg):  # noqa: ANN001, ANN202 - the KafkaMessage, see whole_message
+            for record in msg.raw_message:
+                try:
+                    await self._handle(record.value)
+                except Exception:  # noqa: BLE001 - one failing request must not drop the rest of the batch
+                    log.exception("%s could not answer %s/%s@%s; skipped", party, record.topic, record.partition,
+                                  record.offset)
+            await self._offsets.commit(msg, applied=True)
+
+    async def _handle(self, body: bytes) -> None:
+        try:
+            envelope = Envelope.model_validate_json(body)
+            message = envelope.decode()
+        except (ValidationError, KeyError) as exc:
+            log.warning("%s ignores an unreadable request: %s", self.party, exc)
+            return
+        handler = self._handlers.get(type(message))
+        if handler:
+            await handler(message, envelope)
 
     def on(self, message_type: type[Message]):
         def register(handler):
