@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: up down test test-unit test-multi-host infra infra-down install tools netns-tools status clean images lock k8s bench bench-quick
+.PHONY: browser up down test test-unit test-multi-host infra infra-down install tools netns-tools status clean images lock k8s bench bench-quick
 
 # Python dependencies (re-installed when pyproject.toml changes).
 $(STAMP): pyproject.toml
@@ -47,10 +47,17 @@ netns-tools:
 	@command -v ip >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || { echo "installing iproute2 via apt-get"; \
 	  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq iproute2 >/dev/null; }
 
+# Debian's chromium for the console's browser tests (tests/e2e/test_console.py): Playwright drives the
+# system browser through its executable path; Playwright's own browser download is never used.
+browser:
+	@[ -x /usr/bin/chromium ] || { [ "$$(id -u)" = 0 ] && { echo "installing chromium via apt-get"; \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "chromium is missing and installing it needs root: the console's browser tests will fail"; }
+
 # The whole suite: unit, then end-to-end against real Kafka + PostgreSQL + service processes
 # (including the multi-host run, tests/e2e/test_multi_host.py).
-test: infra tools netns-tools
-	$(PY) -m pytest -q -rfEs --durations=15
+test: infra tools netns-tools browser
+	ORDERFLOW_REQUIRE_BROWSER=1 $(PY) -m pytest -q -rfEs --durations=15
 
 # Only the multi-host run: every component on its own network-namespace host, a department cut off.
 test-multi-host: install netns-tools

@@ -20,7 +20,7 @@ from services.cli.dlq import dlq_app
 from services.cli.client import call, console, err_console, fail, json_or_fail, status_text
 from services.cli.provisioning import acl_app, provision as provision_environment
 from services.cli.risk import risk_app
-from services.cli.stack import EXPORTER, SERVICES, SIMULATORS, Stack
+from services.cli.stack import CONSOLE, EXPORTER, SERVICES, SIMULATORS, Stack
 from services.runtime import dev_issuer, roles
 from services.runtime.config import Settings
 from services.runtime.tokens import AuthSettings
@@ -106,8 +106,35 @@ def up(run_demo: bool = typer.Option(True, "--demo/--no-demo", help="Place demo 
     wait_ready(st)
     if run_demo and not demo.run():
         raise typer.Exit(1)
+    address = start_console(st)
     console.print(f"\n[green]stack is running[/] (pids and logs in {RUN_DIR.relative_to(ROOT)}); "
                   "stop it with `orderflow down`")
+    console.print(f"[bold]console:[/] {address}  (sign in as a dev user, e.g. clara, maria or oscar)", highlight=False)
+
+
+def console_address() -> str:
+    from services.console.settings import ConsoleSettings
+    settings = ConsoleSettings()
+    return f"http://{settings.http_host}:{settings.port()}"
+
+
+def start_console(st: Stack, timeout: float = 60.0) -> str:
+    """The browser console, once the services answer; returns its address."""
+    address = console_address()
+    already = st.pid(CONSOLE)
+    pid = st.start(CONSOLE)
+    console.print(f"  console: {'already running' if already else 'started'} (pid {pid})")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if st.pid(CONSOLE) is None:
+            raise fail(f"the console exited during start-up; last log lines:\n{st.tail(CONSOLE)}")
+        try:
+            if httpx.get(f"{address}/health/ready", timeout=2).status_code == 200:
+                return address
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise fail(f"the console is not ready on {address} after {timeout:.0f}s; see `orderflow logs console`")
 
 
 @app.command()
@@ -116,7 +143,7 @@ def down(keep_infra: bool = typer.Option(False, "--keep-infra", help="Stop only 
     """Stop the services and simulators, then Kafka and PostgreSQL."""
     st = stack()
     with console.status("stopping services…"):
-        for name in (EXPORTER, *SIMULATORS, *reversed(SERVICES)):
+        for name in (CONSOLE, EXPORTER, *SIMULATORS, *reversed(SERVICES)):
             console.print(f"  {name}: {'stopped' if st.stop(name) else 'was not running'}")
     if keep_infra:
         return
@@ -165,6 +192,9 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
         healthy &= bool(pid)
         report[name] = {"pid": pid, "running": bool(pid)}
         table.add_row(f"{name} (simulator)", f"pid {pid}" if pid else "[red]not running[/]", "", "", "", "")
+    if not st.urls:                                  # the console is optional: shown, never "unhealthy"
+        pid = st.pid(CONSOLE)
+        table.add_row(f"console {console_address()}", f"pid {pid}" if pid else "[dim]not running[/]", "", "", "", "")
     for name in INFRA if not st.urls else ():
         rc = infra(name, "status", quiet=True)
         healthy &= rc == 0
@@ -591,12 +621,12 @@ def bench_suite(scenario: list[str] = typer.Option(["capacity", "10", "50", "100
 
 
 @app.command()
-def logs(service: str = typer.Argument(..., help=f"One of {', '.join((*SERVICES, *SIMULATORS))}"),
+def logs(service: str = typer.Argument(..., help=f"One of {', '.join((*SERVICES, *SIMULATORS, CONSOLE))}"),
          lines: int = typer.Option(50, "-n", "--lines", help="How many lines."),
          follow: bool = typer.Option(False, "-f", "--follow", help="Keep printing new lines.")) -> None:
     """Tail a service's or simulator's log in .local/run."""
-    if service not in (*SERVICES, *SIMULATORS):
-        raise fail(f"unknown service {service!r}; one of {', '.join((*SERVICES, *SIMULATORS))}")
+    if service not in (*SERVICES, *SIMULATORS, CONSOLE):
+        raise fail(f"unknown service {service!r}; one of {', '.join((*SERVICES, *SIMULATORS, CONSOLE))}")
     path = stack().log_file(service)
     if not path.exists():
         raise fail(f"no log yet for {service} ({path})")

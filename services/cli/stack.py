@@ -22,8 +22,9 @@ SERVICES = ("sales", "procurement", "warehouse", "logistics", "finance")
 SIMULATORS = ("carrier", "payments", "supplier", "notifier")
 EXPORTER = "lag_exporter"            # watches every consumer group as `monitor` (services/lag_exporter)
 EXPORTER_PORT = 8086
+CONSOLE = "console"                  # the browser console: a client of the five APIs, started after them
 MODULES = {**{s: f"services.{s}" for s in SERVICES}, **{s: f"services.simulators.{s}" for s in SIMULATORS},
-           EXPORTER: "services.lag_exporter"}
+           EXPORTER: "services.lag_exporter", CONSOLE: "services.console"}
 
 
 @dataclass
@@ -69,6 +70,10 @@ class Stack:
             env[f"ORDERFLOW_{name.upper()}_PORT"] = str(self.ports[name])
         if name == EXPORTER:
             env["ORDERFLOW_LAG_EXPORTER_PORT"] = str(self.exporter_port())
+        if name == CONSOLE:       # it calls the services where this stack runs them
+            env.update({f"ORDERFLOW_{s.upper()}_URL": self.url(s) for s in SERVICES})
+            if CONSOLE in self.ports:
+                env["ORDERFLOW_CONSOLE_PORT"] = str(self.ports[CONSOLE])
         log = self.log_file(name).open("ab")
         process = subprocess.Popen([sys.executable, "-m", MODULES[name]], env=env, stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)

@@ -11,7 +11,8 @@ from tests.e2e.conftest import E2E
 
 def _secrets(state: Path) -> dict[str, str]:
     files = [*state.glob("kafka/users/*.password"), *state.glob("postgres/roles/*.password"),
-             state / "kafka" / "tls" / "keystore.password", *state.glob("auth/*.key"), *state.glob("auth/*.pem")]
+             state / "kafka" / "tls" / "keystore.password", *state.glob("auth/*.key"), *state.glob("auth/*.pem"),
+             *state.glob("console/*.secret")]
     found = {}
     for path in files:
         if path.is_file():
