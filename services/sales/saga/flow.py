@@ -51,7 +51,8 @@ def react(order: Order, message: Message, now: dt.datetime, timings: Timings) ->
             # Semantic lock: the step in flight finishes first; its reply then starts compensation.
             return Decision(updated(learnt, cancel_requested=failure), events=alerts,
                             note=f"{failure}; cancelling once {learnt.awaiting.type} is answered")
-        return cancel(learnt, failure, now, rejected=isinstance(message, finance.CreditRejected))
+        answered = updated(learnt, awaiting=None) if step_done else learnt
+        return cancel(answered, failure, now, rejected=isinstance(message, finance.CreditRejected))
     if step_done:
         learnt = updated(learnt, awaiting=None)
     # A stock picture is worth re-deciding on even when unchanged (e.g. an increase found no stock).

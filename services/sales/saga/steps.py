@@ -99,7 +99,11 @@ def maybe_complete(order: Order, commands: list[Message], note: str) -> Decision
     delivered = bool(order.dispatched) and set(order.dispatched) <= set(order.delivered)
     paid = order.paid_in_full or not order.billed
     if order.status == Status.SHIPPED and order.fully_shipped() and delivered and paid:
-        return Decision(updated(order, status=Status.COMPLETED), commands, note=join_notes(note, "order completed"))
+        if order.credit_held:
+            # Invoices normally consumed the hold; whatever is left (a sample's, a cut order's) goes.
+            commands = [*commands, finance.ReleaseCredit(order_id=order.order_id, reason="order completed")]
+        return Decision(updated(order, status=Status.COMPLETED, credit_held=False), commands,
+                        note=join_notes(note, "order completed"))
     waiting = [w for w, ok in (("delivery", delivered), ("payment", paid)) if not ok]
     return Decision(order, commands, note=join_notes(note, f"waiting for {' and '.join(waiting)}" if waiting else ""))
 
@@ -109,7 +113,9 @@ def learn(order: Order, m: Message, now: dt.datetime) -> tuple[Order, str | None
     u: dict[str, Any] = {}
     note = failure = None
     if isinstance(m, finance.CreditApproved):
-        u = {"credit_ok": True, "credit_held": order.order_type == OrderType.STANDARD}
+        # Finance records a hold for every approved order (zero for samples and prepaid orders):
+        # it is released on every way out, so that no final order keeps one.
+        u = {"credit_ok": True, "credit_held": True}
         note = "credit approved"
     elif isinstance(m, finance.CreditRejected):
         failure = "credit check failed: " + "; ".join(m.reasons)
