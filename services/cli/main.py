@@ -4,6 +4,7 @@ audit, logs, dev tokens."""
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ import typer
 from rich.table import Table
 
 from contracts.topics import CATALOGUE
-from services.cli import client, demo, lag as lag_mod
+from services.cli import client, demo, lag as lag_mod, supervisor
 from services.cli.client import call, console, err_console, fail, json_or_fail, status_text
 from services.cli.provisioning import acl_app, provision as provision_environment
 from services.cli.stack import SERVICES, SIMULATORS, Stack
@@ -24,7 +25,7 @@ from services.runtime.config import Settings
 from services.runtime.tokens import AuthSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-RUN_DIR = ROOT / ".local" / "run"
+RUN_DIR = Path(os.environ.get("ORDERFLOW_RUN_DIR") or ROOT / ".local" / "run")
 INFRA = {"kafka": ROOT / "deploy/local/kafka.sh", "postgres": ROOT / "deploy/local/postgres.sh"}
 
 app = typer.Typer(help="Operate the local orderflow stack.", no_args_is_help=True, add_completion=False)
@@ -60,8 +61,6 @@ def wait_ready(st: Stack, timeout: float = 90.0) -> None:
     with console.status("starting services…") as status:
         while pending:
             for name in list(pending):
-                if st.pid(name) is None:
-                    raise fail(f"{name} exited during start-up; last log lines:\n{st.tail(name)}")
                 if st.ready(name)[0]:
                     pending.remove(name)
                     console.print(f"  [green]✓[/] {name} ready on {st.url(name)}")
@@ -94,10 +93,13 @@ def up(run_demo: bool = typer.Option(True, "--demo/--no-demo", help="Place demo 
     ensure_dev_issuer()
     console.rule("services")
     st = stack()
-    for name in (*SERVICES, *SIMULATORS):
-        already = st.pid(name)
-        pid = st.start(name)
-        console.print(f"  {name}: {'already running' if already else 'started'} (pid {pid})")
+    running = supervisor.supervisor_pid(st.run_dir)
+    if running:
+        console.print(f"  supervisor already running (pid {running}); it restarts whatever exits")
+    else:
+        pid = supervisor.spawn(st.run_dir)
+        console.print(f"  supervisor started (pid {pid}): runs {', '.join((*SERVICES, *SIMULATORS))} and restarts "
+                      f"whatever exits, with backoff (log: {(st.run_dir / supervisor.LOG_FILE)})", highlight=False)
     wait_ready(st)
     if run_demo and not demo.run():
         raise typer.Exit(1)
@@ -111,8 +113,11 @@ def down(keep_infra: bool = typer.Option(False, "--keep-infra", help="Stop only 
     """Stop the services and simulators, then Kafka and PostgreSQL."""
     st = stack()
     with console.status("stopping services…"):
-        for name in (*SIMULATORS, *reversed(SERVICES)):
-            console.print(f"  {name}: {'stopped' if st.stop(name) else 'was not running'}")
+        if supervisor.stop(st.run_dir):
+            console.print("  supervisor stopped its services and simulators")
+        for name in (*SIMULATORS, *reversed(SERVICES)):     # anything started without it
+            if st.stop(name):
+                console.print(f"  {name}: stopped")
     if keep_infra:
         return
     failed = []
@@ -137,8 +142,13 @@ def status() -> None:
     """Processes, health and infrastructure of the local stack. Exit 1 if anything is down."""
     st = stack()
     table = Table(title="orderflow stack", title_justify="left")
-    for column in ("component", "process", "live", "ready", "database", "broker"):
+    for column in ("component", "process", "live", "ready", "database", "broker", "restarts"):
         table.add_column(column, overflow="fold")
+    watcher = supervisor.supervisor_pid(st.run_dir)
+    supervised = supervisor.read_state(st.run_dir).get("children", {}) if watcher else {}
+
+    def restarts(name: str) -> str:
+        return supervisor.restarts_text(supervised[name]) if name in supervised else "-"
     healthy = True
     for name in SERVICES:
         pid = st.pid(name)
@@ -151,16 +161,20 @@ def status() -> None:
         healthy &= bool((pid or remote) and live and ready)
         table.add_row(f"{name} :{st.ports[name]}", remote or (f"pid {pid}" if pid else "[red]not running[/]"),
                       _check(live), _check(ready), _check(checks.get("database", "?") if live else "-"),
-                      _check(checks.get("broker", "?") if live else "-"))
+                      _check(checks.get("broker", "?") if live else "-"), restarts(name))
     for name in SIMULATORS if not st.urls else ():   # a remote stack's simulators and infra are not ours
         pid = st.pid(name)
         healthy &= bool(pid)
-        table.add_row(f"{name} (simulator)", f"pid {pid}" if pid else "[red]not running[/]", "", "", "", "")
+        table.add_row(f"{name} (simulator)", f"pid {pid}" if pid else "[red]not running[/]", "", "", "", "",
+                      restarts(name))
     for name in INFRA if not st.urls else ():
         rc = infra(name, "status", quiet=True)
         healthy &= rc == 0
         state = {0: "[green]running[/]", 1: "[red]running, not answering[/]"}.get(rc, "[red]stopped[/]")
-        table.add_row(name, state, "", "", "", "")
+        table.add_row(name, state, "", "", "", "", "")
+    if not st.urls:
+        table.add_row("supervisor", f"pid {watcher}" if watcher else "[red]not running[/] (orderflow up starts it)",
+                      "", "", "", "", "")
     console.print(table)
     if not healthy:
         raise typer.Exit(1)

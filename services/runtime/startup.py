@@ -67,6 +67,8 @@ async def until_up(dependency: Dependency, attempt: Callable[[], Awaitable[T]], 
     started = loop.time()
     while True:
         dependency.attempts += 1
+        if dependency.attempts == 1:
+            dependency.state = "connecting"
         try:
             result = await attempt()
         except retry_on as exc:
