@@ -422,6 +422,60 @@ def bench(orders: int = typer.Option(200, "--orders", "-n", min=1, help="How man
 
 
 @app.command()
+def chaos(profile: str = typer.Option("ci", "--profile", help="ci: 300 orders, each service killed once, one broker "
+                                                          "and one database restart; full: 10,000 orders, 20 kills, "
+                                                          "2 + 2 restarts"),
+          orders: Optional[int] = typer.Option(None, "--orders", min=1),
+          rate: Optional[float] = typer.Option(None, "--rate", min=0.1, help="Orders per second."),
+          service_kills: Optional[int] = typer.Option(None, "--service-kills", min=0),
+          broker_restarts: Optional[int] = typer.Option(None, "--broker-restarts", min=0),
+          db_restarts: Optional[int] = typer.Option(None, "--db-restarts", min=0),
+          seed: int = typer.Option(20261122, "--seed", help="Same seed, same orders and fault schedule."),
+          home: Optional[Path] = typer.Option(None, "--home", help="The run's own ORDERFLOW_HOME "
+                                                                 "(default .local/chaos/<time>)"),
+          keep: bool = typer.Option(False, "--keep", help="Keep the run's stack up and its home afterwards."),
+          report: Optional[Path] = typer.Option(None, "--report", help="Also write the result as JSON here.")) -> None:
+    """Chaos run on a stack of its own: mixed orders at a rate while random services (sales too), the
+    broker and PostgreSQL are killed on a schedule; then quiescence and every invariant over the whole
+    database. Prints lost / doubled / stuck / invariant failures and recovery times; exit 1 unless all are 0."""
+    import dataclasses
+
+    from services.cli.chaos import PROFILES, ChaosRun, summary
+
+    if profile not in PROFILES:
+        raise fail(f"unknown profile {profile!r}; one of {', '.join(PROFILES)}")
+    overrides = {k: v for k, v in {"orders": orders, "rate": rate, "service_kills": service_kills,
+                                   "broker_restarts": broker_restarts, "db_restarts": db_restarts}.items()
+                 if v is not None}
+    plan = dataclasses.replace(PROFILES[profile], **overrides)
+    home = (home or ROOT / ".local" / "chaos" / time.strftime("%Y%m%d-%H%M%S")).resolve()
+    say = lambda text: console.print(text, markup=False, highlight=False)   # noqa: E731
+    run = ChaosRun(plan, home, seed=seed, say=say)
+    result = None
+    try:
+        result = asyncio.run(run.run())
+    except Exception as exc:  # noqa: BLE001 - the run's own stack is stopped all the same
+        err_console.print(f"chaos run aborted: {type(exc).__name__}: {exc}", markup=False, highlight=False)
+    finally:
+        if not keep:
+            say("chaos: stopping the run's stack")
+            run.world.down()
+    if result is None:
+        raise typer.Exit(2)
+    for line in summary(result):
+        say(line)
+    (home / "report.json").write_text(result.to_json())
+    if report:
+        report.write_text(result.to_json())
+    if result.ok and not keep:
+        run.world.remove()
+    else:
+        say(f"chaos: logs and state kept in {home}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
 def logs(service: str = typer.Argument(..., help=f"One of {', '.join((*SERVICES, *SIMULATORS))}"),
          lines: int = typer.Option(50, "-n", "--lines", help="How many lines."),
          follow: bool = typer.Option(False, "-f", "--follow", help="Keep printing new lines.")) -> None:

@@ -51,15 +51,18 @@ class Stack:
         """The process's pid if it is alive (a zombie is not) and still runs `name`; a stale pid
         file is removed."""
         path = self._pid_file(name)
-        if not path.exists():
-            return None
         try:
             pid = int(path.read_text().strip())
-        except ValueError:
+            written = path.stat().st_mtime
+        except (OSError, ValueError):
             path.unlink(missing_ok=True)
             return None
-        if not is_running(pid, MODULES[name]):
-            reap(pid)
+        child = self._children.get(name)
+        if child is not None and child.pid == pid:
+            alive = child.poll() is None         # our own child: its exit status is the truth (and reaps it)
+        else:
+            alive = is_running(pid, started_before=written + 1.0)
+        if not alive:
             path.unlink(missing_ok=True)
             return None
         return pid
@@ -95,9 +98,9 @@ class Stack:
         if pid is None:
             return False
         signal_group(pid, signal.SIGKILL if kill else signal.SIGTERM)
-        if not wait_gone(pid, MODULES[name], timeout):
+        if not wait_gone(pid, timeout):
             signal_group(pid, signal.SIGKILL)
-            wait_gone(pid, MODULES[name], 10.0)
+            wait_gone(pid, 10.0)
         self._pid_file(name).unlink(missing_ok=True)
         self._children.pop(name, None)
         return True
@@ -135,11 +138,15 @@ class Stack:
 
 # --- process checks that a zombie or a recycled pid cannot fool ----------------------------------
 
-def is_running(pid: int, marker: str | None = None) -> bool:
-    """Alive and not a zombie; with `marker`, also still running that module (pids are recycled)."""
+def is_running(pid: int, marker: str | None = None, started_before: float | None = None) -> bool:
+    """Alive and not a zombie. Pids are recycled: with `started_before` (when its pid file was
+    written) a process created later is someone else; with `marker`, one whose command line does
+    not name it is someone else."""
     try:
         process = psutil.Process(pid)
         if process.status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+            return False
+        if started_before is not None and process.create_time() > started_before:
             return False
         return marker is None or marker in " ".join(process.cmdline())
     except (psutil.NoSuchProcess, psutil.ZombieProcess):
@@ -170,11 +177,11 @@ def signal_group(pid: int, sig: int) -> None:
         pass
 
 
-def wait_gone(pid: int, marker: str | None, timeout: float) -> bool:
+def wait_gone(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         reap(pid)
-        if not is_running(pid, marker):
+        if not is_running(pid):
             return True
         time.sleep(0.05)
     return False
