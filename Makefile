@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: up down test test-unit infra infra-down install status clean images lock k8s
+.PHONY: up down test test-unit infra infra-down install status clean images lock k8s chaos chaos-ci
 
 # Python dependencies (re-installed when pyproject.toml changes).
 $(STAMP): pyproject.toml
@@ -42,6 +42,15 @@ test: infra
 
 test-unit: install
 	$(PY) -m pytest -q tests/unit
+
+# Chaos on a stack of its own (own ORDERFLOW_HOME, Kafka, PostgreSQL, ports): 10,000 mixed orders
+# while services, the broker and PostgreSQL are killed; prints lost/doubled/stuck/invariants and
+# recovery times (long: not part of `make test`, which runs the CI-sized profile, see chaos-ci).
+chaos: install
+	$(PY) -m services.cli.main chaos --profile full --report .local/chaos-full.json
+
+chaos-ci: install
+	$(PY) -m services.cli.main chaos --profile ci --report .local/chaos-ci.json
 
 clean: down
 	rm -rf .local

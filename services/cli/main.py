@@ -55,7 +55,7 @@ def infra(name: str, action: str, quiet: bool = False) -> int:
 
 # --- up / down / status ---------------------------------------------------------------------
 
-def wait_ready(st: Stack, timeout: float = 90.0) -> None:
+def wait_ready(st: Stack, timeout: float = float(os.environ.get("ORDERFLOW_UP_READY_TIMEOUT", "120"))) -> None:
     pending = list(SERVICES)
     deadline = time.monotonic() + timeout
     with console.status("starting services…") as status:
@@ -455,7 +455,10 @@ def chaos(profile: str = typer.Option("ci", "--profile", help="ci: 300 orders, e
     try:
         result = asyncio.run(run.run())
     except Exception as exc:  # noqa: BLE001 - the run's own stack is stopped all the same
-        err_console.print(f"chaos run aborted: {type(exc).__name__}: {exc}", markup=False, highlight=False)
+        import traceback
+
+        err_console.print(f"chaos run aborted: {type(exc).__name__}: {exc}\n{traceback.format_exc()}", markup=False,
+                          highlight=False)
     finally:
         if not keep:
             say("chaos: stopping the run's stack")

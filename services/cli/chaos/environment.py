@@ -40,6 +40,10 @@ WORLD = {
     "ORDERFLOW_STARTUP_RETRY_MAX_SECONDS": "2",
     "ORDERFLOW_SHUTDOWN_GRACE_SECONDS": "10",
     "ORDERFLOW_LOG_LEVEL": "WARNING",
+    # A loaded 2-core machine: a JVM or a crash-recovering PostgreSQL may need a while to answer.
+    "ORDERFLOW_KAFKA_START_TIMEOUT": "300",
+    "ORDERFLOW_PG_START_TIMEOUT": "180",
+    "ORDERFLOW_UP_READY_TIMEOUT": "300",
 }
 
 

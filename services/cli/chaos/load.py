@@ -63,7 +63,7 @@ class Load:
                  cancel_share: float = 0.03, change_share: float = 0.025) -> None:
         self.sales = sales_url
         self.headers = {"Authorization": f"Bearer {token}"}
-        self.orders, self.rate, self.run, self.rng = orders, rate, run, rng
+        self.orders, self.rate, self.run_id, self.rng = orders, rate, run, rng
         self.cancel_share, self.change_share = cancel_share, change_share
         self.result = LoadResult()
         self.done = 0
@@ -88,7 +88,7 @@ class Load:
 
     async def _one(self, client: httpx.AsyncClient, index: int, gate: asyncio.Semaphore) -> None:
         kind = order_kind(self.rng)
-        ref = f"chaos-{self.run}-{index:06d}"
+        ref = f"chaos-{self.run_id}-{index:06d}"
         body = order_body(kind, ref, self.rng)
         follow = self.rng.random()
         placed = Placed(ref, kind)
