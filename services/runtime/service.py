@@ -101,6 +101,7 @@ class Service:
         self._tasks: list[asyncio.Task] = []
         self._accepting = False
         self._startup: asyncio.Task | None = None
+        self._fatal = False               # start-up gave up: the process exits with status 1
         self.database = startup.Dependency("database")
         self.kafka = startup.Dependency("broker")
         self.kafka = startup.Dependency("broker")
@@ -216,6 +217,7 @@ class Service:
         except Exception:
             # Not an outage (or ORDERFLOW_STARTUP_MAX_WAIT_SECONDS ran out): stop, let the supervisor see it.
             log.critical("%s cannot start", self.name, exc_info=True)
+            self._fatal = True
             os.kill(os.getpid(), signal.SIGTERM)
 
     async def _start_broker(self) -> None:
@@ -336,3 +338,5 @@ class Service:
         uvicorn.run(self.http, host=self.settings.http_host, port=self.settings.port(),
                     log_level="warning", timeout_graceful_shutdown=int(self.settings.shutdown_grace_seconds),
                     proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)
+        if self._fatal:
+            raise SystemExit(1)
