@@ -45,7 +45,7 @@ def react(order: Order, message: Message, now: dt.datetime, timings: Timings) ->
 
     learnt, note, failure = learn(order, message, now)
     alerts = [alert(order, key.split(":", 2)[-1]) for key in learnt.alerts if key not in order.alerts]
-    step_done = learnt.awaiting is not None and answers(learnt.awaiting, message)
+    step_done = learnt.awaiting is not None and answers(learnt.awaiting, message, order)
     if failure:
         if learnt.awaiting is not None and not step_done:
             # Semantic lock: the step in flight finishes first; its reply then starts compensation.
