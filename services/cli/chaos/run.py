@@ -43,7 +43,7 @@ PROFILES = {
     # CI-sized, part of `make test`: every service killed once, one broker and one database restart.
     "ci": Plan(orders=300, rate=3.0, service_kills=5, broker_restarts=1, db_restarts=1, downtime=(2.0, 4.0),
                quiesce_timeout=600.0),
-    "full": Plan(orders=10_000, rate=8.0, service_kills=20, broker_restarts=2, db_restarts=2, quiesce_timeout=1800.0),
+    "full": Plan(orders=10_000, rate=6.0, service_kills=20, broker_restarts=2, db_restarts=2, quiesce_timeout=1800.0),
 }
 
 
