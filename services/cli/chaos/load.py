@@ -114,7 +114,12 @@ class Load:
             await self._act(client, placed, "changes", {"lines": [{"sku": line["sku"], "quantity": line["quantity"] + 1}]})
 
     async def _act(self, client: httpx.AsyncClient, placed: Placed, action: str, body: Any) -> None:
-        response = await self._call(client, "POST", f"/orders/{placed.order_id}/{action}", body)
+        """A change is refused (409) while a step is in flight: a client asks again a few times."""
+        for _ in range(10 if action == "changes" else 1):
+            response = await self._call(client, "POST", f"/orders/{placed.order_id}/{action}", body)
+            if response is None or response.status_code != 409 or "in flight" not in response.text:
+                break
+            await asyncio.sleep(self.rng.uniform(0.5, 1.5))
         self.result.actions[f"{action} {response.status_code if response is not None else 'unanswered'}"] += 1
 
     async def run(self) -> LoadResult:
