@@ -32,14 +32,16 @@ def fuzz_env(e2e: E2E) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_api_conforms_to_its_openapi_under_fuzzing(e2e: E2E, fuzz_env: dict[str, str], service: str) -> None:
+def test_api_conforms_to_its_openapi_under_fuzzing(e2e: E2E, fuzz_env: dict[str, str], service: str,
+                                                    tmp_path: Path) -> None:
     token = e2e.as_user("fuzzer", *roles.ALL)["Authorization"]
     command = [str(Path(sys.executable).with_name("st")), "--config-file", str(HERE / "schemathesis.toml"), "run",
                f"{e2e.stack.url(service)}/openapi.json", "--checks", "all", "--max-examples", str(EXAMPLES),
                "--workers", "1",                    # hypothesis' lambda inspection is not thread-safe on 3.11
                "--generation-database", "none", "--request-timeout", "30", "--no-color", "--seed", "20261122",
                "--header", f"Authorization: {token}"]
-    run = subprocess.run(command, env=fuzz_env, capture_output=True, text=True, timeout=900)
+    # In a scratch directory: schemathesis keeps a cache of what it found in its working directory.
+    run = subprocess.run(command, env=fuzz_env, capture_output=True, text=True, timeout=900, cwd=tmp_path)
     output = run.stdout + run.stderr
     assert run.returncode == 0, f"schemathesis found problems in {service}'s API:\n{output[-20000:]}"
     generated = re.search(r"Tested: (\d+)", output), re.search(r"(\d+) generated, (\d+) passed", output)
