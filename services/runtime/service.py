@@ -104,7 +104,6 @@ class Service:
         self._fatal = False               # start-up gave up: the process exits with status 1
         self.database = startup.Dependency("database")
         self.kafka = startup.Dependency("broker")
-        self.kafka = startup.Dependency("broker")
         self._subscribe(subscribe)
         self._document_publications()
         self.auth = TokenVerifier(AuthSettings())
