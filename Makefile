@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: browser up down test test-unit test-multi-host infra infra-down install tools netns-tools status clean images lock k8s bench bench-quick
+.PHONY: browser up down test test-unit test-multi-host infra infra-down install tools netns-tools status clean images lock k8s bench bench-quick chaos chaos-ci
 
 # Python dependencies (re-installed when pyproject.toml changes).
 $(STAMP): pyproject.toml
@@ -65,6 +65,15 @@ test-multi-host: install netns-tools
 
 test-unit: install tools
 	$(PY) -m pytest -q tests/unit
+
+# Chaos on a stack of its own (own ORDERFLOW_HOME, Kafka, PostgreSQL, ports): 10,000 mixed orders
+# while services, the broker and PostgreSQL are killed; prints lost/doubled/stuck/invariants and
+# recovery times (long: not part of `make test`, which runs the CI-sized profile, see chaos-ci).
+chaos: install
+	$(PY) -m services.cli.main chaos --profile full --report .local/chaos-full.json
+
+chaos-ci: install
+	$(PY) -m services.cli.main chaos --profile ci --report .local/chaos-ci.json
 
 clean: down
 	rm -rf .local

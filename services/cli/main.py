@@ -4,6 +4,7 @@ audit, logs, dev tokens."""
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -15,18 +16,18 @@ import typer
 from rich.table import Table
 
 from contracts.topics import CATALOGUE
-from services.cli import client, demo, exit_codes, lag as lag_mod
+from services.cli import client, demo, exit_codes, lag as lag_mod, supervisor
 from services.cli.dlq import dlq_app
 from services.cli.client import call, console, err_console, fail, json_or_fail, status_text
 from services.cli.provisioning import acl_app, provision as provision_environment
 from services.cli.risk import risk_app
-from services.cli.stack import CONSOLE, EXPORTER, SERVICES, SIMULATORS, Stack
+from services.cli.stack import CONSOLE, EXPORTER, SERVICES, SIMULATORS, SUPERVISED, Stack
 from services.runtime import dev_issuer, roles
 from services.runtime.config import Settings
 from services.runtime.tokens import AuthSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-RUN_DIR = ROOT / ".local" / "run"
+RUN_DIR = Path(os.environ.get("ORDERFLOW_RUN_DIR") or ROOT / ".local" / "run")
 INFRA = {"kafka": ROOT / "deploy/local/kafka.sh", "postgres": ROOT / "deploy/local/postgres.sh"}
 
 app = typer.Typer(help="Operate the local orderflow stack.", no_args_is_help=True, add_completion=False)
@@ -59,14 +60,12 @@ def infra(name: str, action: str, quiet: bool = False) -> int:
 
 # --- up / down / status ---------------------------------------------------------------------
 
-def wait_ready(st: Stack, timeout: float = 90.0) -> None:
+def wait_ready(st: Stack, timeout: float = float(os.environ.get("ORDERFLOW_UP_READY_TIMEOUT", "120"))) -> None:
     pending = list(SERVICES)
     deadline = time.monotonic() + timeout
     with console.status("starting services…") as status:
         while pending:
             for name in list(pending):
-                if st.pid(name) is None:
-                    raise fail(f"{name} exited during start-up; last log lines:\n{st.tail(name)}")
                 if st.ready(name)[0]:
                     pending.remove(name)
                     console.print(f"  [green]✓[/] {name} ready on {st.url(name)}")
@@ -89,7 +88,8 @@ def ensure_dev_issuer() -> None:
 @app.command()
 def up(run_demo: bool = typer.Option(True, "--demo/--no-demo", help="Place demo orders once the stack is up.")
        ) -> None:
-    """Start Kafka, PostgreSQL, topics, the five services and the simulators (then a demo)."""
+    """Start Kafka, PostgreSQL, provisioning, and under a supervisor the five services, the simulators,
+    the lag exporter and the console (then a demo)."""
     for name in INFRA:
         console.rule(name)
         if infra(name, "start") != 0:
@@ -99,14 +99,17 @@ def up(run_demo: bool = typer.Option(True, "--demo/--no-demo", help="Place demo 
     ensure_dev_issuer()
     console.rule("services")
     st = stack()
-    for name in (*SERVICES, *SIMULATORS, EXPORTER):
-        already = st.pid(name)
-        pid = st.start(name)
-        console.print(f"  {name}: {'already running' if already else 'started'} (pid {pid})")
+    running = supervisor.supervisor_pid(st.run_dir)
+    if running:
+        console.print(f"  supervisor already running (pid {running}); it restarts whatever exits")
+    else:
+        pid = supervisor.spawn(st.run_dir)
+        console.print(f"  supervisor started (pid {pid}): runs {', '.join(SUPERVISED)} and restarts "
+                      f"whatever exits, with backoff (log: {(st.run_dir / supervisor.LOG_FILE)})", highlight=False)
     wait_ready(st)
     if run_demo and not demo.run():
         raise typer.Exit(1)
-    address = start_console(st)
+    address = wait_console(st)
     console.print(f"\n[green]stack is running[/] (pids and logs in {RUN_DIR.relative_to(ROOT)}); "
                   "stop it with `orderflow down`")
     console.print(f"[bold]console:[/] {address}  (sign in as a dev user, e.g. clara, maria or oscar)", highlight=False)
@@ -118,16 +121,11 @@ def console_address() -> str:
     return f"http://{settings.http_host}:{settings.port()}"
 
 
-def start_console(st: Stack, timeout: float = 60.0) -> str:
-    """The browser console, once the services answer; returns its address."""
+def wait_console(st: Stack, timeout: float = 60.0) -> str:
+    """The browser console's address once it answers (the supervisor starts it with the rest)."""
     address = console_address()
-    already = st.pid(CONSOLE)
-    pid = st.start(CONSOLE)
-    console.print(f"  console: {'already running' if already else 'started'} (pid {pid})")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if st.pid(CONSOLE) is None:
-            raise fail(f"the console exited during start-up; last log lines:\n{st.tail(CONSOLE)}")
         try:
             if httpx.get(f"{address}/health/ready", timeout=2).status_code == 200:
                 return address
@@ -140,11 +138,14 @@ def start_console(st: Stack, timeout: float = 60.0) -> str:
 @app.command()
 def down(keep_infra: bool = typer.Option(False, "--keep-infra", help="Stop only the services and simulators.")
          ) -> None:
-    """Stop the services and simulators, then Kafka and PostgreSQL."""
+    """Stop the supervisor and what it runs, then Kafka and PostgreSQL."""
     st = stack()
     with console.status("stopping services…"):
-        for name in (CONSOLE, EXPORTER, *SIMULATORS, *reversed(SERVICES)):
-            console.print(f"  {name}: {'stopped' if st.stop(name) else 'was not running'}")
+        if supervisor.stop(st.run_dir):
+            console.print("  supervisor stopped what it ran")
+        for name in reversed(SUPERVISED):                # anything started without it
+            if st.stop(name):
+                console.print(f"  {name}: stopped")
     if keep_infra:
         return
     failed = []
@@ -166,12 +167,18 @@ def _check(value: object) -> str:
 
 @app.command()
 def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """Processes, health and infrastructure of the local stack. Exit 4 (unavailable) if anything is down."""
+    """Processes, health, restarts and infrastructure of the local stack. Exit 4 (unavailable) if anything
+    is down."""
     st = stack()
     report: dict[str, dict] = {}
     table = Table(title="orderflow stack", title_justify="left")
-    for column in ("component", "process", "live", "ready", "database", "broker"):
+    for column in ("component", "process", "live", "ready", "database", "broker", "restarts"):
         table.add_column(column, overflow="fold")
+    watcher = supervisor.supervisor_pid(st.run_dir)
+    supervised = supervisor.read_state(st.run_dir).get("children", {}) if watcher else {}
+
+    def restarts(name: str) -> str:
+        return supervisor.restarts_text(supervised[name]) if name in supervised else "-"
     healthy = True
     for name in SERVICES:
         pid = st.pid(name)
@@ -183,24 +190,32 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
         remote = st.urls.get(name)           # runs elsewhere: no local process to look for
         healthy &= bool((pid or remote) and live and ready)
         report[name] = {"url": st.url(name), "pid": pid, "live": live, "ready": ready,
-                        "database": checks.get("database"), "broker": checks.get("broker")}
+                        "database": checks.get("database"), "broker": checks.get("broker"),
+                        "restarts": supervised.get(name, {}).get("restarts")}
         table.add_row(f"{name} :{st.ports[name]}", remote or (f"pid {pid}" if pid else "[red]not running[/]"),
                       _check(live), _check(ready), _check(checks.get("database", "?") if live else "-"),
-                      _check(checks.get("broker", "?") if live else "-"))
-    for name in SIMULATORS if not st.urls else ():   # a remote stack's simulators and infra are not ours
+                      _check(checks.get("broker", "?") if live else "-"), restarts(name))
+    for name in (*SIMULATORS, EXPORTER) if not st.urls else ():   # a remote stack's are not ours
         pid = st.pid(name)
         healthy &= bool(pid)
-        report[name] = {"pid": pid, "running": bool(pid)}
-        table.add_row(f"{name} (simulator)", f"pid {pid}" if pid else "[red]not running[/]", "", "", "", "")
+        report[name] = {"pid": pid, "running": bool(pid), "restarts": supervised.get(name, {}).get("restarts")}
+        kind = "simulator" if name in SIMULATORS else "exporter"
+        table.add_row(f"{name} ({kind})", f"pid {pid}" if pid else "[red]not running[/]", "", "", "", "",
+                      restarts(name))
     if not st.urls:                                  # the console is optional: shown, never "unhealthy"
         pid = st.pid(CONSOLE)
-        table.add_row(f"console {console_address()}", f"pid {pid}" if pid else "[dim]not running[/]", "", "", "", "")
+        table.add_row(f"console {console_address()}", f"pid {pid}" if pid else "[dim]not running[/]", "", "", "", "",
+                      restarts(CONSOLE))
     for name in INFRA if not st.urls else ():
         rc = infra(name, "status", quiet=True)
         healthy &= rc == 0
         state = {0: "[green]running[/]", 1: "[red]running, not answering[/]"}.get(rc, "[red]stopped[/]")
         report[name] = {"running": rc in (0, 1), "answering": rc == 0}
-        table.add_row(name, state, "", "", "", "")
+        table.add_row(name, state, "", "", "", "", "")
+    if not st.urls:
+        report["supervisor"] = {"pid": watcher, "running": bool(watcher)}
+        table.add_row("supervisor", f"pid {watcher}" if watcher else "[red]not running[/] (orderflow up starts it)",
+                      "", "", "", "", "")
     if as_json:
         client.print_json({"healthy": healthy, "components": report})
     else:
@@ -621,12 +636,70 @@ def bench_suite(scenario: list[str] = typer.Option(["capacity", "10", "50", "100
 
 
 @app.command()
-def logs(service: str = typer.Argument(..., help=f"One of {', '.join((*SERVICES, *SIMULATORS, CONSOLE))}"),
+def chaos(profile: str = typer.Option("ci", "--profile", help="ci: 300 orders, each service killed once, one broker "
+                                                          "and one database restart; full: 10,000 orders, 20 kills, "
+                                                          "2 + 2 restarts"),
+          orders: Optional[int] = typer.Option(None, "--orders", min=1),
+          rate: Optional[float] = typer.Option(None, "--rate", min=0.1, help="Orders per second."),
+          service_kills: Optional[int] = typer.Option(None, "--service-kills", min=0),
+          broker_restarts: Optional[int] = typer.Option(None, "--broker-restarts", min=0),
+          db_restarts: Optional[int] = typer.Option(None, "--db-restarts", min=0),
+          seed: int = typer.Option(20261122, "--seed", help="Same seed, same orders and fault schedule."),
+          home: Optional[Path] = typer.Option(None, "--home", help="The run's own ORDERFLOW_HOME "
+                                                                 "(default .local/chaos/<time>)"),
+          keep: bool = typer.Option(False, "--keep", help="Keep the run's stack up and its home afterwards."),
+          report: Optional[Path] = typer.Option(None, "--report", help="Also write the result as JSON here.")) -> None:
+    """Chaos run on a stack of its own: mixed orders at a rate while random services (sales too), the
+    broker and PostgreSQL are killed on a schedule; then quiescence and every invariant over the whole
+    database. Prints lost / doubled / stuck / invariant failures and recovery times; exit 1 unless all are 0."""
+    import dataclasses
+
+    from services.cli.chaos import PROFILES, ChaosRun, summary
+
+    if profile not in PROFILES:
+        raise fail(f"unknown profile {profile!r}; one of {', '.join(PROFILES)}")
+    overrides = {k: v for k, v in {"orders": orders, "rate": rate, "service_kills": service_kills,
+                                   "broker_restarts": broker_restarts, "db_restarts": db_restarts}.items()
+                 if v is not None}
+    plan = dataclasses.replace(PROFILES[profile], **overrides)
+    home = (home or ROOT / ".local" / "chaos" / time.strftime("%Y%m%d-%H%M%S")).resolve()
+    say = lambda text: console.print(text, markup=False, highlight=False)   # noqa: E731
+    run = ChaosRun(plan, home, seed=seed, say=say)
+    result = None
+    try:
+        result = asyncio.run(run.run())
+    except Exception as exc:  # noqa: BLE001 - the run's own stack is stopped all the same
+        import traceback
+
+        err_console.print(f"chaos run aborted: {type(exc).__name__}: {exc}\n{traceback.format_exc()}", markup=False,
+                          highlight=False)
+    finally:
+        if not keep:
+            say("chaos: stopping the run's stack")
+            run.world.down()
+    if result is None:
+        raise typer.Exit(2)
+    for line in summary(result):
+        say(line)
+    (home / "report.json").write_text(result.to_json())
+    if report:
+        report.write_text(result.to_json())
+    if result.ok and not keep:
+        run.world.remove()
+    else:
+        say(f"chaos: logs and state kept in {home}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def logs(service: str = typer.Argument(..., help=f"One of {', '.join(SUPERVISED)}"),
          lines: int = typer.Option(50, "-n", "--lines", help="How many lines."),
          follow: bool = typer.Option(False, "-f", "--follow", help="Keep printing new lines.")) -> None:
-    """Tail a service's or simulator's log in .local/run."""
-    if service not in (*SERVICES, *SIMULATORS, CONSOLE):
-        raise fail(f"unknown service {service!r}; one of {', '.join((*SERVICES, *SIMULATORS, CONSOLE))}")
+    """Tail the log of a process of the local stack (.local/run), or of the supervisor."""
+    if service not in (*SUPERVISED, "supervisor"):
+        raise fail(f"unknown process {service!r}; one of {', '.join(SUPERVISED)}, supervisor",
+                   exit_codes.INVALID_INPUT)
     path = stack().log_file(service)
     if not path.exists():
         raise fail(f"no log yet for {service} ({path})")

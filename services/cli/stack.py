@@ -1,7 +1,13 @@
 """Run the five services and the simulators as separate local processes (pid files, logs).
 
-Used by `orderflow up/down/status` and by the end-to-end tests, which start their own stack on
-other ports, databases and a topic prefix so that they never touch the demo stack.
+Used by the local supervisor behind `orderflow up/down/status` (supervisor.py) and by the
+end-to-end tests, which start their own stack on other ports, databases and a topic prefix so that
+they never touch the demo stack (and kill and restart services on purpose, unsupervised).
+
+Liveness checks are zombie-safe: a process that died but was not reaped yet (a zombie: `kill -0`
+still succeeds) counts as dead, and is reaped when it is our child; a pid file whose pid now
+belongs to another program counts as stale. Each process leads its own process group, which
+`stop` signals as a whole.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 
 from services.runtime.config import DEFAULT_HTTP_PORTS
 
@@ -25,6 +32,7 @@ EXPORTER_PORT = 8086
 CONSOLE = "console"                  # the browser console: a client of the five APIs, started after them
 MODULES = {**{s: f"services.{s}" for s in SERVICES}, **{s: f"services.simulators.{s}" for s in SIMULATORS},
            EXPORTER: "services.lag_exporter", CONSOLE: "services.console"}
+SUPERVISED = (*SERVICES, *SIMULATORS, EXPORTER, CONSOLE)   # what `orderflow up` runs (in this order)
 
 
 @dataclass
@@ -36,6 +44,7 @@ class Stack:
 
     def __post_init__(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._children: dict[str, subprocess.Popen] = {}
 
     def _pid_file(self, name: str) -> Path:
         return self.run_dir / f"{name}.pid"
@@ -44,19 +53,28 @@ class Stack:
         return self.run_dir / f"{name}.log"
 
     def pid(self, name: str) -> int | None:
-        """The process's pid if it is alive; a stale pid file is removed."""
+        """The process's pid if it is alive (a zombie is not) and still runs `name`; a stale pid
+        file is removed."""
         path = self._pid_file(name)
-        if not path.exists():
-            return None
         try:
             pid = int(path.read_text().strip())
-            os.kill(pid, 0)
-        except (ValueError, ProcessLookupError):
+            written = path.stat().st_mtime
+        except (OSError, ValueError):
             path.unlink(missing_ok=True)
             return None
-        except PermissionError:
-            pass
+        child = self._children.get(name)
+        if child is not None and child.pid == pid:
+            alive = child.poll() is None         # our own child: its exit status is the truth (and reaps it)
+        else:
+            alive = is_running(pid, started_before=written + 1.0)
+        if not alive:
+            path.unlink(missing_ok=True)
+            return None
         return pid
+
+    def child(self, name: str) -> subprocess.Popen | None:
+        """The process object, when this Stack started it (the supervisor waits on it)."""
+        return self._children.get(name)
 
     def url(self, name: str) -> str:
         return self.urls.get(name) or f"http://127.0.0.1:{self.ports[name]}"
@@ -78,6 +96,7 @@ class Stack:
         process = subprocess.Popen([sys.executable, "-m", MODULES[name]], env=env, stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
         self._pid_file(name).write_text(str(process.pid))
+        self._children[name] = process
         return process.pid
 
     def exporter_port(self) -> int:
@@ -92,23 +111,12 @@ class Stack:
         pid = self.pid(name)
         if pid is None:
             return False
-        os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                done, _ = os.waitpid(pid, os.WNOHANG)   # reap our own child, if it is ours
-                if done:
-                    break
-            except ChildProcessError:
-                pass
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
-        else:
-            os.kill(pid, signal.SIGKILL)
+        signal_group(pid, signal.SIGKILL if kill else signal.SIGTERM)
+        if not wait_gone(pid, timeout):
+            signal_group(pid, signal.SIGKILL)
+            wait_gone(pid, 10.0)
         self._pid_file(name).unlink(missing_ok=True)
+        self._children.pop(name, None)
         return True
 
     def stop_all(self) -> None:
@@ -140,3 +148,54 @@ class Stack:
     def tail(self, name: str, lines: int = 30) -> str:
         path = self.log_file(name)
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else "(no log)"
+
+
+# --- process checks that a zombie or a recycled pid cannot fool ----------------------------------
+
+def is_running(pid: int, marker: str | None = None, started_before: float | None = None) -> bool:
+    """Alive and not a zombie. Pids are recycled: with `started_before` (when its pid file was
+    written) a process created later is someone else; with `marker`, one whose command line does
+    not name it is someone else."""
+    try:
+        process = psutil.Process(pid)
+        if process.status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+            return False
+        if started_before is not None and process.create_time() > started_before:
+            return False
+        return marker is None or marker in " ".join(process.cmdline())
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return False
+    except psutil.AccessDenied:
+        return True
+
+
+def reap(pid: int) -> None:
+    """Collect the exit status of a dead child of ours, so that it does not linger as a zombie."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def signal_group(pid: int, sig: int) -> None:
+    """Signal the process group the process leads (its own session), else the process alone."""
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+            return
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reap(pid)
+        if not is_running(pid):
+            return True
+        time.sleep(0.05)
+    return False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -34,14 +35,22 @@ def _mask_jwts(text: str) -> str:
     return RUN.sub(lambda m: MASK if "eyJ" in m.group() and "." in m.group() else m.group(), text)
 
 
+def _storable(text: str) -> str:
+    """PostgreSQL text and jsonb hold neither NUL nor lone surrogates: a refusal of such input is
+    recorded all the same, with them escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
 def mask(value: Any) -> Any:
     """A JSON value with secret-looking keys and token-looking strings masked."""
     if isinstance(value, dict):
-        return {k: MASK if SECRET_WORD.search(str(k)) else mask(v) for k, v in value.items()}
+        return {_storable(str(k)): MASK if SECRET_WORD.search(str(k)) else mask(v) for k, v in value.items()}
     if isinstance(value, list):
         return [mask(v) for v in value]
     if isinstance(value, str):
-        return _mask_jwts(value)
+        return _mask_jwts(_storable(value))
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)                # NaN/Infinity: not JSON, not storable as jsonb
     return value
 
 
@@ -71,7 +80,7 @@ def excerpt(body: bytes, complete: bool = True) -> Any:
         else:
             dumped = json.dumps(value, ensure_ascii=False)
             return value if len(dumped) <= MAX_EXCERPT else {"excerpt": dumped[:MAX_EXCERPT], "truncated": True}
-    masked = mask_text(text)
+    masked = _storable(mask_text(text))
     return {"excerpt": masked[:MAX_EXCERPT], "truncated": not complete or len(masked) > MAX_EXCERPT}
 
 
@@ -127,8 +136,9 @@ async def record(pool: asyncpg.Pool, entry: Entry) -> None:
         "INSERT INTO audit_log (subject, name, roles, role, source, method, path, query, order_id, request,"
         " status, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         who.subject if who else None, who.name if who else None, sorted(who.roles) if who else [],
-        entry.role, entry.source, entry.method, entry.path[:500], mask_text(entry.query)[:1000] if entry.query else None,
-        entry.order_id, entry.request, entry.status, entry.outcome,
+        entry.role, entry.source, entry.method, _storable(entry.path[:500]),
+        _storable(mask_text(entry.query)[:1000]) if entry.query else None,
+        entry.order_id, entry.request, entry.status, _storable(entry.outcome) if entry.outcome else None,
     )
 
 

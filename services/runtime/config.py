@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     http_port: int | None = None      # ORDERFLOW_<SERVICE>_PORT wins, see port()
     http_trusted_proxies: str = ""    # addresses whose X-Forwarded-For is believed (audit source address)
     metrics_public: bool = True       # /metrics without a token, for Prometheus; false: operator/auditor token
+    http_max_body_bytes: int = 1_048_576      # larger request bodies are refused with 413
+
+    # Start-up waits for PostgreSQL and Kafka instead of exiting (services/runtime/startup.py).
+    startup_retry_initial_seconds: float = 0.5
+    startup_retry_max_seconds: float = 15.0
+    startup_max_wait_seconds: float = 0.0     # 0: wait forever; else give up (exit 1) after this long
 
     relay_batch_size: int = 500
     relay_poll_seconds: float = 1.0   # fallback when no NOTIFY arrives

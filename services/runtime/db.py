@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 
 RUNTIME_MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x0DE7F10  # advisory lock id, any constant shared by replicas
+CONNECT_TIMEOUT_SECONDS = 10  # a server that accepts but does not answer counts as down
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -24,16 +25,18 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(dsn: str, size: int = 10, wait_seconds: float = 60.0) -> asyncpg.Pool:
-    """Connect, waiting for the database to come up (a restart of PostgreSQL is not fatal). The
+    """Connect, waiting up to `wait_seconds` for the database to come up (0: one attempt; services
+    retry with their own backoff, services/runtime/startup.py). The
     database and the service's role are created by provisioning (`orderflow provision`): a service
     owns its database but may not create one."""
     deadline = asyncio.get_running_loop().time() + wait_seconds
     while True:
         try:
-            return await asyncpg.create_pool(dsn, min_size=1, max_size=size, init=_init_connection)
+            return await asyncpg.create_pool(dsn, min_size=1, max_size=size, init=_init_connection,
+                                             timeout=CONNECT_TIMEOUT_SECONDS)
         except (OSError, asyncpg.CannotConnectNowError, asyncpg.PostgresConnectionError,
-                asyncpg.InvalidCatalogNameError) as exc:
-            if isinstance(exc, asyncpg.InvalidCatalogNameError):
+                asyncpg.InvalidCatalogNameError, asyncpg.InvalidAuthorizationSpecificationError) as exc:
+            if isinstance(exc, asyncpg.InvalidCatalogNameError | asyncpg.InvalidAuthorizationSpecificationError):
                 exc = RuntimeError(f"{exc}; run provisioning (`orderflow provision`)")
             if asyncio.get_running_loop().time() > deadline:
                 raise RuntimeError(f"database unreachable at {redact(dsn)}: {exc}") from None

@@ -72,7 +72,7 @@ async def refresh(service: "Service") -> None:
     name = service.name
     checks = await service.readiness()
     READY.labels(name).set(1 if checks["ready"] else 0)
-    pool = service.pool
+    pool = service.connected_pool
     if pool is None:
         return
     DB_POOL.labels(name, "in_use").set(pool.get_size() - pool.get_idle_size())

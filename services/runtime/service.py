@@ -1,19 +1,24 @@
 """`Service`: one department process = FastStream consumer + outbox relay + FastAPI HTTP.
 
 A department module creates a Service, registers handlers on `service.consumer` and routes on
-`service.http`, and runs `service.run()`. Start-up: database (created when missing) -> migrations
--> Kafka consumer -> relay -> ready. SIGTERM (uvicorn): not ready -> consumers stop after their
-in-flight message commits -> the relay publishes what is committed -> connections close.
+`service.http`, and runs `service.run()`. Start-up: HTTP answers at once (`/health/live`); in the
+background the database, migrations, the Kafka consumer and the relay come up, each dependency
+retried with backoff until it answers (startup.py), then ready. SIGTERM (uvicorn): not ready ->
+consumers stop after their in-flight message commits -> the relay publishes what is committed ->
+connections close.
 HTTP: every route but /health/* needs a bearer token and declares its roles (http_auth.py);
-actions and refusals are audited (audit.py).
+actions and refusals are audited (audit.py); bad input, oversized bodies and a database outage get
+4xx/503 answers, never a 500 (http_hardening.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
-import datetime as dt
 import logging
+import os
+import signal
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,7 +28,7 @@ import asyncpg
 import uvicorn
 from aiokafka import ConsumerRecord
 from fastapi import FastAPI, Query, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
@@ -31,10 +36,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from contracts import asyncapi
 from contracts.topics import replay_topic, topics_read_by
-from services.runtime import audit, dead_letter_api, http_auth, logging_setup, metrics, tracing
+from services.runtime import audit, dead_letter_api, http_auth, http_hardening, logging_setup, metrics, startup, tracing
 from services.runtime.config import Settings
 from services.runtime.consumer import Consumer
 from services.runtime.db import create_pool, migrate
+from services.runtime.http_hardening import DependencyUnavailable, IsoDateTime
 from services.runtime.http_auth import requires
 from services.runtime.kafka_security import faststream_security
 from services.runtime.offsets import OffsetCommitter, consumer_tuning
@@ -99,7 +105,7 @@ class Service:
         self.name = name
         self.settings = settings
         self.migrations = migrations
-        self.pool: asyncpg.Pool | None = None
+        self._pool: asyncpg.Pool | None = None
         self.broker = make_broker(settings, description=description)
         self.consumer = Consumer(name, settings)
         self.offsets = OffsetCommitter(applied_interval=settings.consumer_commit_interval_ms / 1000)
@@ -108,16 +114,33 @@ class Service:
         self.scrape_hooks: list[metrics.ScrapeHook] = []
         self._tasks: list[asyncio.Task] = []
         self._accepting = False
+        self._startup: asyncio.Task | None = None
+        self._fatal = False               # start-up gave up: the process exits with status 1
+        self.database = startup.Dependency("database")
+        self.kafka = startup.Dependency("broker")
         self._subscribe(sorted({*subscribe, replay_topic(name)}))   # + operators' replays of its dead letters
         self.auth = TokenVerifier(AuthSettings())
         self.every(settings.inbox_prune_seconds, "inbox-prune")(
             lambda pool: prune_inbox(pool, self.settings.inbox_retention_seconds))
         self.http = FastAPI(title=f"orderflow {name}", description=description, lifespan=self._lifespan)
-        http_auth.install(self.http, verifier=self.auth, is_public=self.is_public, pool=lambda: self.pool)
+        http_hardening.install(self.http, max_body_bytes=settings.http_max_body_bytes)   # inside the auth layer
+        http_auth.install(self.http, verifier=self.auth, is_public=self.is_public, pool=lambda: self._pool)
         metrics.instrument_http(self.http)
         tracing.instrument_http(self.http)
         self._add_operational_routes()
         self.http.include_router(dead_letter_api.router(self, settings.logical_topic))
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The database pool; a request before the database was first reached gets a 503."""
+        if self._pool is None:
+            raise DependencyUnavailable("database", self.database.state)
+        return self._pool
+
+    @property
+    def connected_pool(self) -> asyncpg.Pool | None:
+        """The pool once the database was first reached, else None (for what must not raise)."""
+        return self._pool
 
     def is_public(self, path: str) -> bool:
         """Paths served without a token: health probes, and metrics unless ORDERFLOW_METRICS_PUBLIC=false."""
@@ -173,28 +196,68 @@ class Service:
 
     @asynccontextmanager
     async def _lifespan(self, app: FastAPI):
+        # A misconfiguration (routes without roles, no token keys, no credentials) stops the start;
+        # an unreachable dependency does not: HTTP answers while _connect waits for it.
         http_auth.check_routes(self.http, self.is_public)
         self.auth.check_keys()
         log.info("%s: HTTP callers must authenticate: %s", self.name, self.auth.describe())
-        self.pool = await create_pool(self.settings.dsn(), size=self.settings.db_pool_size)
-        applied = await migrate(self.pool, self.migrations)
-        if applied:
-            log.info("%s: applied %d migrations", self.name, len(applied))
-        self.consumer.pool = self.pool
-        await self.broker.start()
-        self.relay = Relay(self.pool, self.broker, self.settings)
-        await self.relay.start()
-        self._tasks = [asyncio.create_task(self._run_job(*job), name=job[0]) for job in self._jobs]
-        self._accepting = True
-        log.info("%s ready: http %s:%s, kafka %s, consuming as %s", self.name, self.settings.http_host,
-                 self.settings.port(), self.settings.kafka_bootstrap, self.settings.group_id())
+        dsn = self.settings.dsn()
+        self._startup = asyncio.create_task(self._connect(dsn), name="startup")
         try:
             yield
         finally:
             await self._shutdown()
 
+    def _backoff(self) -> startup.Backoff:
+        s = self.settings
+        return startup.Backoff(initial=s.startup_retry_initial_seconds, maximum=s.startup_retry_max_seconds,
+                               max_wait=s.startup_max_wait_seconds)
+
+    async def _connect(self, dsn: str) -> None:
+        """Database, migrations, broker, relay, jobs: each dependency retried until it answers."""
+        try:
+            async def database() -> asyncpg.Pool:
+                pool = await create_pool(dsn, size=self.settings.db_pool_size, wait_seconds=0)
+                try:
+                    applied = await migrate(pool, self.migrations)
+                except BaseException:
+                    await pool.close()
+                    raise
+                if applied:
+                    log.info("%s: applied %d migrations", self.name, len(applied))
+                return pool
+
+            self._pool = await startup.until_up(self.database, database, self._backoff(),
+                                                retry_on=(RuntimeError, *http_hardening.DATABASE_DOWN))
+            self.consumer.pool = self._pool
+            await startup.until_up(self.kafka, self._start_broker, self._backoff())
+            self.relay = Relay(self._pool, self.broker, self.settings)
+            await self.relay.start()
+            self._tasks = [asyncio.create_task(self._run_job(*job), name=job[0]) for job in self._jobs]
+            self._accepting = True
+            log.info("%s ready: http %s:%s, kafka %s, consuming as %s", self.name, self.settings.http_host,
+                     self.settings.port(), self.settings.kafka_bootstrap, self.settings.group_id())
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Not an outage (or ORDERFLOW_STARTUP_MAX_WAIT_SECONDS ran out): stop, let the supervisor see it.
+            log.critical("%s cannot start", self.name, exc_info=True)
+            self._fatal = True
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    async def _start_broker(self) -> None:
+        try:
+            await self.broker.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.broker.stop()      # close the half-started clients before the next attempt
+            raise
+
     async def _shutdown(self) -> None:
         self._accepting = False
+        if self._startup is not None and not self._startup.done():
+            self._startup.cancel()
+            await asyncio.gather(self._startup, return_exceptions=True)
         log.info("%s stopping: finishing in-flight messages", self.name)
         for subscriber in self.broker.subscribers:
             await subscriber.stop()            # waits for the in-flight handler to commit
@@ -205,36 +268,42 @@ class Service:
         if self.relay:
             await self.relay.stop()            # publish what is committed while the producer is up
         await self.broker.stop()
-        if self.pool:
-            await self.pool.close()
+        if self._pool:
+            await self._pool.close()
         tracing.shutdown()                     # flush the last spans
         log.info("%s stopped", self.name)
 
     async def _run_job(self, name: str, seconds: float, job: PeriodicJob) -> None:
         while True:
             try:
-                await job(self.pool)
+                await job(self._pool)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("periodic job %s failed; it runs again in %ss", name, seconds)
             await asyncio.sleep(seconds)
 
-    # --- HTTP: health, metrics, AsyncAPI, dead letters, audit ------------------------------------------------------
+    # --- HTTP: health, metrics, AsyncAPI, audit (dead letters: dead_letter_api.py) ----------------
 
     async def readiness(self) -> dict[str, Any]:
+        """Which dependency is missing, and why: while starting, what start-up is waiting for."""
         checks: dict[str, Any] = {"accepting": self._accepting}
-        try:
-            assert self.pool is not None
-            async with self.pool.acquire(timeout=2) as conn:
-                await conn.fetchval("SELECT 1")
-            checks["database"] = "ok"
-        except Exception as exc:  # noqa: BLE001 - any failure means not ready
-            checks["database"] = f"unreachable: {exc or type(exc).__name__}"
-        try:
-            checks["broker"] = "ok" if await self.broker.ping(timeout=2) else "unreachable"
-        except Exception as exc:  # noqa: BLE001
-            checks["broker"] = f"unreachable: {exc or type(exc).__name__}"
+        if self._pool is None:
+            checks["database"] = self.database.state
+        else:
+            try:
+                async with self._pool.acquire(timeout=2) as conn:
+                    await conn.fetchval("SELECT 1")
+                checks["database"] = "ok"
+            except Exception as exc:  # noqa: BLE001 - any failure means not ready
+                checks["database"] = f"unreachable: {startup.describe(exc)}"
+        if not self.kafka.up:
+            checks["broker"] = self.kafka.state if self._pool is not None else "waiting for the database first"
+        else:
+            try:
+                checks["broker"] = "ok" if await self.broker.ping(timeout=2) else "unreachable"
+            except Exception as exc:  # noqa: BLE001
+                checks["broker"] = f"unreachable: {startup.describe(exc)}"
         checks["ready"] = checks["accepting"] and checks["database"] == "ok" and checks["broker"] == "ok"
         return checks
 
@@ -248,9 +317,12 @@ class Service:
         @http.get("/health/ready", tags=["operations"])
         async def ready() -> JSONResponse:
             checks = await self.readiness()
-            return JSONResponse({"service": self.name, **checks}, status_code=200 if checks["ready"] else 503)
+            if checks["ready"]:
+                return JSONResponse({"service": self.name, **checks})
+            return JSONResponse({"service": self.name, **checks}, status_code=503,
+                                headers={"Retry-After": str(http_hardening.RETRY_AFTER_SECONDS)})
 
-        @http.get("/metrics", tags=["operations"],
+        @http.get("/metrics", tags=["operations"], response_class=PlainTextResponse,
                   dependencies=[] if self.settings.metrics_public else [requires(OPERATOR, AUDITOR)])
         async def prometheus_metrics() -> Response:
             await metrics.refresh(self)
@@ -263,11 +335,10 @@ class Service:
         @http.get("/audit", tags=["operations"], dependencies=[requires(AUDITOR, OPERATOR)])
         async def audit_log(order_id: str | None = Query(default=None, max_length=64),
                             subject: str | None = Query(default=None, max_length=200),
-                            since: dt.datetime | None = None,
+                            since: IsoDateTime | None = None,
                             limit: int = Query(default=100, ge=1, le=1000)) -> list[dict[str, Any]]:
             """Who did what through this service's API, newest first: every action (non-GET request)
             and every refusal (401/403), with subject, roles, source address, request excerpt, outcome."""
-            assert self.pool is not None
             return await audit.search(self.pool, order_id=order_id, subject=subject, since=since, limit=limit)
 
     # --- entry point --------------------------------------------------------------------------
@@ -278,3 +349,5 @@ class Service:
         uvicorn.run(self.http, host=self.settings.http_host, port=self.settings.port(),
                     log_level="warning", log_config=None, timeout_graceful_shutdown=int(self.settings.shutdown_grace_seconds),
                     proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)
+        if self._fatal:
+            raise SystemExit(1)

@@ -6,11 +6,11 @@ envelope of the messages it causes (`initiated_by`)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+import asyncpg
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.common import Address
 from services.runtime import tracing
 from services.runtime.http_auth import Caller, requires
+from services.runtime.http_hardening import IsoDate
 from services.runtime.outbox import Tx
 from services.runtime.roles import AUDITOR, CLERK, OPERATOR, SALES_MANAGER
 from services.runtime.service import Service
@@ -38,7 +39,7 @@ class LineChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sku: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(ge=0, le=1_000_000, description="New quantity; 0 removes the line")
+    quantity: int = Field(strict=True, ge=0, le=1_000_000, description="New quantity; 0 removes the line")
 
 
 class ChangeRequest(BaseModel):
@@ -48,7 +49,7 @@ class ChangeRequest(BaseModel):
         "lines": [{"sku": "SKU-BOLT-M8", "quantity": 6}, {"sku": "SKU-GEAR-40", "quantity": 0}]}})
 
     lines: list[LineChange] | None = None
-    requested_delivery_date: dt.date | None = None
+    requested_delivery_date: IsoDate | None = None
     delivery_address: Address | None = None
 
 
@@ -90,13 +91,20 @@ def router(service: Service, timings: Timings) -> APIRouter:
                          422: {"description": "Invalid order; `detail` names each bad field"}})
     async def place(request: intake.OrderRequest, response: Response,
                     caller: Caller = requires(CLERK, SALES_MANAGER)) -> OrderAccepted:
-        async with service.pool.acquire() as conn, conn.transaction():
+        for attempt in (1, 2):
             try:
-                tx = Tx(conn, service.name, trace=tracing.current_trace() or intake.new_traceparent(),
-                        initiated_by=caller.initiator())
-                order, created = await handlers.place_order(tx, request, channel="api", timings=timings)
+                async with service.pool.acquire() as conn, conn.transaction():
+                    tx = Tx(conn, service.name, trace=tracing.current_trace() or intake.new_traceparent(),
+                            initiated_by=caller.initiator())
+                    order, created = await handlers.place_order(tx, request, channel="api", timings=timings)
+                break
             except intake.IntakeError as exc:
                 raise RequestValidationError(exc.errors) from exc
+            except asyncpg.UniqueViolationError:
+                # The same external_ref placed concurrently (a client retrying a request still in
+                # flight): the other one won; the second attempt answers with its order.
+                if attempt == 2 or not request.external_ref:
+                    raise
         if not created:
             response.status_code = 200
         return OrderAccepted(order_id=order.order_id, order_number=order.number, status=order.status.value,
@@ -139,7 +147,8 @@ def router(service: Service, timings: Timings) -> APIRouter:
         return await act(order_id, caller, "cancel",
                          lambda order, _: saga.request_cancel(order, reason, handlers.now()), {"reason": reason})
 
-    @api.post("/orders/{order_id}/compensations/retry", status_code=202, response_model=SagaAnswer)
+    @api.post("/orders/{order_id}/compensations/retry", status_code=202, response_model=SagaAnswer,
+              responses={409: {"description": "No parked compensation"}})
     async def retry_compensations(order_id: uuid.UUID, caller: Caller = requires(OPERATOR)) -> SagaAnswer:
         return await act(order_id, caller, "compensation_retry",
                          lambda order, _: saga.retry_parked(order, handlers.now()))

@@ -6,18 +6,23 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from decimal import Decimal
+from typing import Annotated
 
 import iso3166
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.common import Address, FulfilmentPolicy, OrderType, PaymentMethod, PricedLine
 from contracts.sales import OrderLineRequest
+from services.runtime.http_hardening import IsoDate
 
 
 class OrderLineBody(OrderLineRequest):
-    """An order line as the HTTP API takes it: unknown fields are an error a clerk should see."""
+    """An order line as the HTTP API takes it: unknown fields are an error a clerk should see, and a
+    quantity is a JSON number, not "1" or true."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    quantity: Annotated[int, Field(strict=True, gt=0, le=1_000_000)]
 
 
 class OrderRequest(BaseModel):
@@ -33,9 +38,9 @@ class OrderRequest(BaseModel):
     lines: list[OrderLineBody] = Field(min_length=1, max_length=200)
     payment_method: PaymentMethod = PaymentMethod.INVOICE
     fulfilment_policy: FulfilmentPolicy = FulfilmentPolicy.SHIP_COMPLETE
-    requested_delivery_date: dt.date | None = None
+    requested_delivery_date: IsoDate | None = None
     delivery_address: Address | None = Field(default=None, description="Defaults to the customer's address")
-    external_ref: str | None = Field(default=None, max_length=100,
+    external_ref: str | None = Field(default=None, min_length=1, max_length=100,
                                      description="Caller's reference; a repeated reference returns the same order")
     payment_terms_days: int | None = Field(default=None, ge=0, le=365,
                                            description="Requested payment terms in days; default: the agreed terms "

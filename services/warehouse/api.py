@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 
 from services.runtime.http_auth import requires
 from services.runtime.roles import AUDITOR, CLERK, OPERATOR, PROCUREMENT, SALES_MANAGER, WAREHOUSE
@@ -70,7 +70,7 @@ def router(service: Service) -> APIRouter:
         return dict(row)
 
     @api.get("/stock/{sku}/movements", dependencies=readers)
-    async def movements(sku: str, limit: int = 500) -> list[dict[str, Any]]:
+    async def movements(sku: str, limit: int = Query(default=500, ge=1, le=1000)) -> list[dict[str, Any]]:
         if not await service.pool.fetchval("SELECT true FROM stock WHERE sku = $1", sku):
             raise HTTPException(404, f"no SKU {sku}")
         rows = await service.pool.fetch(

@@ -265,7 +265,7 @@ async def test_cancel_after_invoice_and_payment_compensates_everything(e2e: E2E)
     assert order["status"] == "cancelled"
     done = [c["type"] for c in order["compensations"] if c["done"]]
     assert done == ["finance.refund_payments", "finance.credit_invoices", "logistics.cancel_shipment",
-                    "warehouse.release_reservation"]
+                    "warehouse.release_reservation", "finance.release_credit"]
     refunds = e2e.wait_for("the refund settled", lambda: [
         r for r in e2e.get("finance", "/refunds", order_id=order_id) if r.get("status") == "settled"])
     assert [Decimal(str(r["amount"])) for r in refunds] == [Decimal("10.00")]

@@ -106,7 +106,9 @@ def test_delivery_then_payment_completes():
     assert order.status == Status.SHIPPED
     decision = step(order, paid(full=True))
     assert decision.order.status == Status.COMPLETED
-    assert decision.commands == []
+    # Invoices carried the exposure; whatever finance still holds for the order goes at completion.
+    assert decision.commands == [finance.ReleaseCredit(order_id=ORDER_ID, reason="order completed")]
+    assert not decision.order.credit_held
 
 
 def test_payment_then_delivery_completes():
@@ -146,7 +148,8 @@ def test_full_run_with_its_commands_in_order():
         order = decision.order
     assert order.status == Status.COMPLETED
     assert sent == [finance.CheckCredit.TYPE, warehouse.ReserveStock.TYPE, warehouse.PickAndPack.TYPE,
-                    logistics.BookShipment.TYPE, warehouse.DispatchOrder.TYPE, finance.IssueInvoice.TYPE]
+                    logistics.BookShipment.TYPE, warehouse.DispatchOrder.TYPE, finance.IssueInvoice.TYPE,
+                    finance.ReleaseCredit.TYPE]
     assert next_check(order, T) is None
 
 
@@ -312,9 +315,12 @@ def test_sample_is_never_invoiced_and_completes_on_delivery_alone():
         sent += types(decision)
         order = decision.order
     assert finance.IssueInvoice.TYPE not in sent
-    assert not order.credit_held
+    assert order.credit_held                 # finance recorded a (zero) hold when it approved the sample
     assert order.status == Status.SHIPPED
-    assert step(order, delivered()).order.status == Status.COMPLETED
+    decision = step(order, delivered())
+    assert decision.order.status == Status.COMPLETED
+    # Nothing was ever billed to consume the hold: completion releases it (issue 10).
+    assert types(decision) == [finance.ReleaseCredit.TYPE] and not decision.order.credit_held
 
 
 @pytest.mark.parametrize("order", [make_order(), start(make_order(), NOW, T).order, shipped_standard()],
@@ -345,7 +351,8 @@ def test_prepaid_at_order_invoices_the_prepayment_and_reserves_nothing():
     assert invoice.kind == "prepayment" and invoice.shipment_ref == "prepayment"
     assert invoice.total == TOTAL and quantities(invoice.lines) == {A: 10, B: 2}
     assert invoice.payment_method == PaymentMethod.CARD
-    assert not decision.order.reservation_requested and not decision.order.credit_held
+    assert not decision.order.reservation_requested
+    assert decision.order.credit_held        # a zero hold, released on every way out
     assert next_check(decision.order, T) == NOW + T.payment_deadline
 
 
@@ -391,9 +398,11 @@ def test_prepaid_at_order_unpaid_past_the_deadline_credits_the_invoice_only():
     decision = ticked(order, NOW + T.payment_deadline)
     assert decision.order.status == Status.CANCELLING
     assert decision.commands == [finance.CreditInvoices(order_id=ORDER_ID, reason=decision.order.status_reason)]
-    assert [c.type for c in decision.order.compensations] == [finance.CreditInvoices.TYPE]   # nothing reserved, paid
+    assert [c.type for c in decision.order.compensations] == [finance.CreditInvoices.TYPE,   # nothing reserved, paid
+                                                              finance.ReleaseCredit.TYPE]
     assert "payment deadline" in decision.order.status_reason
-    final = step(decision.order, done(finance.CreditInvoices.TYPE))
+    order = step(decision.order, done(finance.CreditInvoices.TYPE)).order
+    final = step(order, done(finance.ReleaseCredit.TYPE))
     assert final.order.status == Status.CANCELLED and final.commands == []
 
 
@@ -475,15 +484,17 @@ def test_prepaid_before_shipment_unpaid_past_the_deadline_compensates_in_reverse
     decision = ticked(order, NOW + T.payment_deadline)
     assert decision.order.status == Status.CANCELLING
     assert [c.type for c in decision.order.compensations] == [
-        finance.CreditInvoices.TYPE, logistics.CancelShipment.TYPE, warehouse.ReleaseReservation.TYPE]
+        finance.CreditInvoices.TYPE, logistics.CancelShipment.TYPE, warehouse.ReleaseReservation.TYPE,
+        finance.ReleaseCredit.TYPE]
     assert types(decision) == [finance.CreditInvoices.TYPE]
     order = decision.order
     for current, following in [(finance.CreditInvoices.TYPE, logistics.CancelShipment.TYPE),
-                               (logistics.CancelShipment.TYPE, warehouse.ReleaseReservation.TYPE)]:
+                               (logistics.CancelShipment.TYPE, warehouse.ReleaseReservation.TYPE),
+                               (warehouse.ReleaseReservation.TYPE, finance.ReleaseCredit.TYPE)]:
         decision = step(order, done(current), later(hours=25))
         assert types(decision) == [following]
         order = decision.order
-    decision = step(order, done(warehouse.ReleaseReservation.TYPE), later(hours=25))
+    decision = step(order, done(finance.ReleaseCredit.TYPE), later(hours=25))
     assert decision.order.status == Status.CANCELLED and decision.commands == []
 
 
@@ -494,7 +505,8 @@ def test_prepaid_before_shipment_unpaid_deadline_while_the_refusal_loops_still_c
     decision = ticked(order, NOW + T.payment_deadline)
     assert decision.order.status == Status.CANCELLING
     assert [c.type for c in decision.order.compensations] == [
-        finance.CreditInvoices.TYPE, logistics.CancelShipment.TYPE, warehouse.ReleaseReservation.TYPE]
+        finance.CreditInvoices.TYPE, logistics.CancelShipment.TYPE, warehouse.ReleaseReservation.TYPE,
+        finance.ReleaseCredit.TYPE]
 
 
 def test_a_delivery_that_overtakes_its_dispatch_event_still_counts():

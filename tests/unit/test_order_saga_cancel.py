@@ -206,7 +206,7 @@ def test_cancel_after_invoice_and_payment_refunds_credits_cancels_shipment_and_r
     decision = step(order, dispatch_refused())
     assert decision.order.status == Status.CANCELLING
     expected = [finance.RefundPayments.TYPE, finance.CreditInvoices.TYPE, logistics.CancelShipment.TYPE,
-                warehouse.ReleaseReservation.TYPE]
+                warehouse.ReleaseReservation.TYPE, finance.ReleaseCredit.TYPE]
     assert plan(decision.order) == expected
     assert types(decision) == [finance.RefundPayments.TYPE]
     assert decision.commands[0].amount is None          # everything paid

@@ -286,3 +286,23 @@ def test_final_orders_ignore_time(final):
     order = FINALS[final]
     assert tick(order, later(days=365), T) is None
     assert next_check(order, T) is None
+
+
+# --- found by the chaos run (issue 10): a stale booking for the next wave -------------------------
+
+def test_a_next_wave_booking_answered_with_an_already_dispatched_shipment_is_not_taken():
+    """Logistics, restarted and behind on warehouse events, still saw wave 1's shipment as booked
+    and answered wave 2's BookShipment with it. Taking it sent DispatchOrder(SHP-1), which the
+    warehouse answered with wave 1's dispatch again, forever. Now the stale booking is not an
+    answer: the step stays open and is asked again after its timeout."""
+    from tests.unit.test_order_saga import partial_wave_one
+    order = drive(partial_wave_one(), reserved(a=10))
+    order = step(order, packed(stock(a=6), parcels=1, weight_kg=3.0)).order
+    assert order.status == Status.BOOKING
+    stale = react(order, booked("SHP-1"), NOW, T)
+    assert stale is None or (stale.commands == [] and not stale.order.booked
+                             and stale.order.awaiting == order.awaiting)
+    asked_again = ticked(order, NOW + T.step_timeout)
+    assert [c.TYPE for c in asked_again.commands] == [logistics.BookShipment.TYPE]
+    fresh = step(asked_again.order, booked("SHP-2", tracking="TRK-2"))
+    assert [c.shipment_id for c in fresh.commands] == ["SHP-2"]

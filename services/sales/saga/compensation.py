@@ -54,8 +54,11 @@ def compensation_plan(order: Order, reason: str) -> list[Compensation]:
         steps.append(procurement.CancelPurchase(order_id=oid, reason=reason))
     if order.reservation_requested:
         steps.append(warehouse.ReleaseReservation(order_id=oid, reason=reason))
-    if order.credit_held or order.credit_pending:
-        # A check waiting for finance (credit hold) is withdrawn by the same command.
+    if order.credit_held or order.credit_pending or (order.status == Status.CREDIT_CHECK
+                                                     and order.awaiting is not None):
+        # A check waiting for finance (credit hold) is withdrawn by the same command; a check still
+        # in flight (e.g. cancelled by the payment deadline) may yet leave a hold: the release
+        # follows the check on the same partition, so it finds it.
         steps.append(finance.ReleaseCredit(order_id=oid, reason=reason))
     return [Compensation(type=m.TYPE, payload=m.model_dump(mode="json")) for m in steps]
 

@@ -64,13 +64,14 @@ def react(order: Order, message: Message, now: dt.datetime, timings: Timings) ->
     note = join_notes(note or "", moot_note or "") or None
     alerts = [*moot_events,
               *(alert(order, key.split(":", 2)[-1]) for key in learnt.alerts if key not in order.alerts)]
-    step_done = learnt.awaiting is not None and answers(learnt.awaiting, message)
+    step_done = learnt.awaiting is not None and answers(learnt.awaiting, message, order)
     if failure:
         if learnt.awaiting is not None and not step_done:
             # Semantic lock: the step in flight finishes first; its reply then starts compensation.
             return Decision(updated(learnt, cancel_requested=failure), events=alerts,
                             note=f"{failure}; cancelling once {learnt.awaiting.type} is answered")
-        return cancel(learnt, failure, now, rejected=isinstance(message, finance.CreditRejected))
+        answered = updated(learnt, awaiting=None) if step_done else learnt
+        return cancel(answered, failure, now, rejected=isinstance(message, finance.CreditRejected))
     if step_done:
         learnt = updated(learnt, awaiting=None)
     # A stock picture is worth re-deciding on even when unchanged (e.g. an increase found no stock).
