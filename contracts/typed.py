@@ -16,7 +16,8 @@ KEY_RULE = ("The record key (UTF-8) is the business key whose messages must stay
             "the order id for every order-scoped message (then equal to the envelope's correlation_id); for "
             "stock-scoped messages without an order (stock warnings, replenishment purchases and their goods "
             "receipts) the SKU; for requests to suppliers the purchase order id; for an intake rejection the "
-            "sender's external_ref. Dead letters and replays keep the original record's key.")
+            "sender's external_ref; for a risk about no order, the risk id. Dead letters and replays keep the "
+            "original record's key.")
 
 
 def model_name(type_name: str) -> str:

@@ -23,6 +23,7 @@ session timeout. See docs/performance.md, "Scale-out".
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -52,9 +53,10 @@ def batch_offsets(records: Any) -> dict[TopicPartition, int]:
 class OffsetCommitter:
     """Commits, after a batch is applied, the offsets of the partitions it came from. A batch of
     records that were all ignored (other departments' events nobody here handles) needs no commit
-    of its own: its offsets wait for the next applied batch, or at most `idle_interval` seconds,
-    so that an idle-looking stream does not cost an offset commit per record. (Redelivering an
-    ignored record costs nothing but skipping it again.)"""
+    of its own: its offsets wait for the next applied batch, or at most `idle_interval` seconds
+    (a flush then commits them even when no other batch comes, so that a stream that went quiet
+    shows no lag), so that an idle-looking stream does not cost an offset commit per record.
+    (Redelivering an ignored record costs nothing but skipping it again.)"""
 
     def __init__(self, idle_interval: float = 1.0, applied_interval: float = 0.0) -> None:
         self.idle_interval = idle_interval
@@ -62,6 +64,7 @@ class OffsetCommitter:
         self._pending: dict[TopicPartition, int] = {}
         self._last = 0.0
         self._anchored: set[TopicPartition] = set()
+        self._flush: asyncio.Task | None = None
 
     async def commit(self, msg: "KafkaMessage", *, applied: bool) -> None:
         """Commit the batch's partitions (only those), and tell FastStream the message is
@@ -76,13 +79,25 @@ class OffsetCommitter:
             offsets = {**anchors, **{tp: offset for tp, offset in self._pending.items() if tp in assigned}}
             self._pending.clear()
             self._last = now
-            if offsets:
-                try:
-                    await msg.consumer.commit(offsets)
-                except KafkaError as exc:
-                    log.warning("offset commit failed (%s); the batch may be delivered again and is deduplicated",
-                                exc)
+            await _commit(msg.consumer, offsets)
+        elif self._pending and self._flush is None:
+            self._flush = asyncio.create_task(self._flush_later(msg.consumer, due - (now - self._last)))
         msg.committed = AckStatus.ACKED
+
+    async def _flush_later(self, consumer: Any, delay: float) -> None:
+        """Commit what is still pending once `delay` has passed, if no batch did it meanwhile."""
+        try:
+            await asyncio.sleep(max(delay, 0.0))
+            if self._pending:
+                assigned = consumer.assignment()
+                offsets = {tp: offset for tp, offset in self._pending.items() if tp in assigned}
+                self._pending.clear()
+                self._last = time.monotonic()
+                await _commit(consumer, offsets)
+        except Exception:  # noqa: BLE001 - e.g. the consumer stopped meanwhile: the offsets are re-read
+            log.debug("pending offsets not flushed", exc_info=True)
+        finally:
+            self._flush = None
 
     async def _anchors(self, consumer: Any) -> dict[TopicPartition, int]:
         """Positions of newly assigned partitions without a committed offset (see the module doc)."""
@@ -98,6 +113,15 @@ class OffsetCommitter:
                 log.warning("could not anchor the offset of %s (%s)", tp, exc)
                 self._anchored.discard(tp)
         return anchors
+
+
+async def _commit(consumer: Any, offsets: dict[TopicPartition, int]) -> None:
+    if not offsets:
+        return
+    try:
+        await consumer.commit(offsets)
+    except KafkaError as exc:
+        log.warning("offset commit failed (%s); the batch may be delivered again and is deduplicated", exc)
 
 
 def consumer_tuning(settings: "Settings") -> dict[str, Any]:

@@ -21,8 +21,9 @@ CLOSED = (finance.RiskClosed, warehouse.RiskClosed, logistics.RiskClosed, procur
 
 
 def _key(r: RiskRaisedShape | RiskClosedShape) -> tuple[str, str]:
-    """(Kafka key, correlation id): a risk about an order stays in that order's partition."""
-    return r.risk_id, r.subject.order_id or r.risk_id
+    """(Kafka key, correlation id): a risk about an order stays in that order's partition; any other
+    risk is keyed by its id, so that its raising and closing stay in order."""
+    return r.subject.order_id or r.risk_id, r.subject.order_id or r.risk_id
 
 
 async def _on_timeline(tx: Tx, r: RiskRaisedShape | RiskClosedShape) -> None:
