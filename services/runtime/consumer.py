@@ -82,14 +82,17 @@ class Consumer:
     async def _connection(self) -> asyncpg.Connection:
         """One connection for every batch, instead of a pool acquire (and its reset) per batch."""
         assert self.pool is not None, "consumer started without a database pool"
-        if self._conn is None or self._conn.is_closed():
+        if self._conn is not None and not _usable(self._conn):
             await self._release()
+        if self._conn is None:
             self._conn = await self.pool.acquire()
         return self._conn
 
     async def _release(self) -> None:
         if self._conn is not None and self.pool is not None:
             conn, self._conn = self._conn, None
+            if _taken_back(conn):
+                return                      # the pool already has it (e.g. reset after an outage)
             try:
                 await self.pool.release(conn)
             except Exception:  # noqa: BLE001 - a broken connection is dropped by the pool anyway
@@ -124,8 +127,8 @@ class Consumer:
         if not wanted:
             return 0
         records = wanted
-        conn = await self._connection()
         try:
+            conn = await self._connection()
             try:
                 async with conn.transaction():
                     await self._apply_batch(conn, records)
@@ -353,6 +356,19 @@ def _header_type(record: ConsumerRecord) -> str:
         if name == "type":
             return value.decode("utf-8", "replace")
     return "unknown"
+
+
+def _taken_back(conn: asyncpg.Connection) -> bool:
+    """A pool proxy the pool has taken back answers every call with InterfaceError."""
+    try:
+        conn.is_closed()
+    except asyncpg.InterfaceError:
+        return True
+    return False
+
+
+def _usable(conn: asyncpg.Connection) -> bool:
+    return not _taken_back(conn) and not conn.is_closed()
 
 
 def _value_fields(raw: bytes) -> dict[str, str]:

@@ -69,9 +69,8 @@ def java_client_properties(settings: Settings) -> str:
              f"security.protocol={settings.kafka_security_protocol}"]
     if uses_sasl(settings):
         module = _JAAS_MODULE.get(settings.kafka_sasl_mechanism, _SCRAM_MODULE)
-        user, secret = settings.kafka_principal(), settings.kafka_secret()
-        lines += [f"sasl.mechanism={settings.kafka_sasl_mechanism}",
-                  f'sasl.jaas.config={module} required username="{user}" password="{secret}";']
+        login = f'{module} required username="{settings.kafka_principal()}" password="{settings.kafka_secret()}";'
+        lines += [f"sasl.mechanism={settings.kafka_sasl_mechanism}", f"sasl.jaas.config={login}"]
     if uses_tls(settings) and settings.kafka_ca():
         lines += ["ssl.truststore.type=PEM", f"ssl.truststore.location={settings.kafka_ca()}"]
     if uses_tls(settings) and not settings.kafka_check_hostname:
