@@ -178,8 +178,8 @@ async def same_stack_baseline(settings: Settings, prefix: str, infra: list[Proce
     admin = await admin_connection(settings)
     await admin.execute(f'DROP DATABASE IF EXISTS "{database}"')
     await admin.execute(f'CREATE DATABASE "{database}"')
-    child = await asyncio.create_subprocess_exec(*baseline_command(messages, database, prefix),
-                                                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=ROOT)
+    child = await asyncio.create_subprocess_exec(*baseline_command(messages, database, prefix), cwd=ROOT,
+                                                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
     try:
         assert child.stdout is not None and child.stdin is not None
         line = await asyncio.wait_for(child.stdout.readline(), timeout=300)

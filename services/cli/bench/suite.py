@@ -52,8 +52,9 @@ def run_scenario(scenario: str, options: BenchOptions, out_dir: Path,
         stack.start_all()
         stack.wait_ready()
         result = asyncio.run(run(options, progress, settings=settings, run_dir=stack.run_dir, ports=stack.ports))
+        # Written before the teardown, so that a failing drop does not lose the figures.
+        (out_dir / f"{scenario}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     finally:
         stack.stop_all()
         asyncio.run(drop_environment(settings))
-    (out_dir / f"{scenario}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     return result
