@@ -104,6 +104,14 @@ cmd_install() {
 
 CP() { echo "$LIB_DIR/*"; }
 
+# version_at_least 4.3.1 4.2 -> true (compares major.minor)
+version_at_least() {
+  local have_major have_minor want_major want_minor
+  IFS=. read -r have_major have_minor _ <<<"$1"
+  IFS=. read -r want_major want_minor _ <<<"$2"
+  [ "${have_major:-0}" -gt "$want_major" ] || { [ "${have_major:-0}" -eq "$want_major" ] && [ "${have_minor:-0}" -ge "$want_minor" ]; }
+}
+
 read_pid() { [ -f "$PID_FILE" ] && tr -dc '0-9' <"$PID_FILE" || true; }
 
 # Our broker = live process whose command line is kafka.Kafka with our config.
@@ -336,12 +344,15 @@ cmd_tool() {
     *" --bootstrap-server "*|*" --bootstrap-controller "*|*" --help "*) ;;
     *) args=(--bootstrap-server "$KAFKA_HOST:$KAFKA_PORT" "${args[@]}") ;;
   esac
+  # Kafka 4.2+ (KIP-1147): every tool takes --command-config (4.3.1 still accepts the older
+  # --producer.config/--consumer.config but prints a deprecation line on stdout). Older 4.x: per tool.
   local principal="${ORDERFLOW_KAFKA_TOOL_PRINCIPAL:-admin}" config_flag=--command-config
-  case "$short" in
-    ConsoleConsumer|ConsoleShareConsumer) config_flag=--consumer.config ;;
-    ConsoleProducer) config_flag=--producer.config ;;
-    ProducerPerformance) config_flag=--producer.config ;;
-  esac
+  if ! version_at_least "$KAFKA_VERSION" 4.2; then
+    case "$short" in
+      ConsoleConsumer|ConsoleShareConsumer|ConsumerPerformance) config_flag=--consumer.config ;;
+      ConsoleProducer|ProducerPerformance) config_flag=--producer.config ;;
+    esac
+  fi
   case " $* " in
     *" --help "*|*" --command-config "*|*" --consumer.config "*|*" --producer.config "*) ;;
     *) if [ -f "$CLIENTS_DIR/$principal.properties" ]; then

@@ -4,6 +4,7 @@ cannot even open another department's database."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -86,6 +87,25 @@ async def drop_databases(settings: Settings, db_prefix: str, services: Iterable[
     conn = await admin_connection(settings)
     try:
         for service in services:
-            await conn.execute(f"DROP DATABASE IF EXISTS {_ident(db_prefix + service)} WITH (FORCE)")
+            await _drop_database(conn, db_prefix + service)
     finally:
         await conn.close()
+
+
+async def _drop_database(conn: asyncpg.Connection, database: str, attempts: int = 5) -> None:
+    """DROP DATABASE ... WITH (FORCE) ends the other sessions first, but a non-superuser may only end
+    those of roles it is a member of: an autovacuum worker busy in the database (it has no role; a
+    database that just took a load often has one) makes it fail. A plain DROP DATABASE stops
+    autovacuum workers by itself, so fall back to it; a client that connected meanwhile -> again."""
+    for attempt in range(attempts):
+        try:
+            await conn.execute(f"DROP DATABASE IF EXISTS {_ident(database)} WITH (FORCE)")
+            return
+        except asyncpg.InsufficientPrivilegeError:
+            try:
+                await conn.execute(f"DROP DATABASE IF EXISTS {_ident(database)}")
+                return
+            except asyncpg.ObjectInUseError:
+                if attempt == attempts - 1:
+                    raise
+        await asyncio.sleep(0.2 * (attempt + 1))

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import time
 import uuid
 from collections.abc import Iterator
 
-import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -22,7 +22,7 @@ from contracts import integrations, warehouse
 from contracts.envelope import Envelope, kafka_headers
 from contracts.topics import dlq_topic
 from services.cli.stack import SERVICES, Stack
-from services.cli.topics import delete_topics, ensure_topics
+from services.provisioning.environment import drop_environment, provision_environment
 from services.runtime.config import Settings
 from tests.e2e.conftest import E2E
 
@@ -40,25 +40,19 @@ def procurement_alone(e2e: E2E) -> Iterator[E2E]:
            "ORDERFLOW_DB_PREFIX": f"oft_{run}_"}
     settings = Settings(topic_prefix=env["ORDERFLOW_TOPIC_PREFIX"], group_prefix=env["ORDERFLOW_GROUP_PREFIX"],
                         db_prefix=env["ORDERFLOW_DB_PREFIX"])
-    assert not asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topic_prefix)).problems
     stack = Stack(run_dir=e2e.stack.run_dir / "procurement-alone", env=env,
                   ports={name: _free_port() for name in SERVICES})
-    stack.start("procurement")
     try:
+        # Provisioned like the harness's environment: topics, users and ACLs for these prefixes,
+        # procurement's role and database.
+        asyncio.run(provision_environment(settings, services=("procurement",)))
+        stack.start("procurement")
         stack.wait_ready(("procurement",))
         yield E2E(stack, settings, run)
     finally:
         stack.stop("procurement")
-        asyncio.run(_drop(settings))
-
-
-async def _drop(settings: Settings) -> None:
-    await delete_topics(settings.kafka_bootstrap, settings.topic_prefix)
-    admin = await asyncpg.connect(Settings(service="postgres", db_prefix="").dsn())
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{settings.db_prefix}procurement" WITH (FORCE)')
-    finally:
-        await admin.close()
+        if not os.environ.get("ORDERFLOW_KEEP_TEST_STATE"):
+            asyncio.run(drop_environment(settings, services=("procurement",)))
 
 
 async def _until(what: str, probe, timeout: float = 30.0):
@@ -85,11 +79,12 @@ async def test_a_failing_handler_mid_batch_dead_letters_only_its_record(procurem
         await conn.close()
 
     # Delivery of the first, a delivery for a purchase order nobody knows (its handler raises
-    # Unprocessable), delivery of the second: one record batch on one partition -> one consumer batch.
+    # Unprocessable), delivery of the second: one record batch on one partition -> one consumer batch,
+    # written by the supplier (the topic's only writer).
     envelopes = [Envelope.wrap(integrations.SupplierGoodsDelivered(purchase_order_id=po, supplier_id="SUP-GENERAL",
                                                                    sku=sku, quantity=5),
                                correlation_id=po, producer="supplier") for po in (first, unknown, second)]
-    producer = AIOKafkaProducer(bootstrap_servers=alone.settings.kafka_bootstrap, acks="all")
+    producer = AIOKafkaProducer(acks="all", **alone.kafka("supplier"))
     await producer.start()
     try:
         batch = producer.create_batch()

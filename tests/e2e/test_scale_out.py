@@ -26,8 +26,9 @@ def _free_port() -> int:
 
 
 async def _wait_members(e2e: E2E, service: str, count: int, timeout: float = 30.0) -> None:
-    """Until the service's consumer group is stable with `count` members, as the broker sees it."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=e2e.settings.kafka_bootstrap)
+    """Until the service's consumer group is stable with `count` members, as the broker sees it
+    (asked as `monitor`, the principal that may describe the environment's groups)."""
+    admin = AIOKafkaAdminClient(**e2e.kafka("monitor"))
     await admin.start()
     try:
         deadline = time.monotonic() + timeout

@@ -1,12 +1,33 @@
-"""The bench's arithmetic and its /proc probes (no stack needed)."""
+"""The bench's arithmetic, its /proc probes and how it authenticates (no stack needed)."""
 
 from __future__ import annotations
 
 import os
 import socket
+import subprocess
+from pathlib import Path
 
+import pytest
+
+from services.cli.bench import bound
 from services.cli.bench.probes import Process, ProcessProbe, cpu_ms, listener_pid
-from services.cli.bench.runner import percentile, versus_bound
+from services.cli.bench.runner import BENCH_USER, clerk_headers, percentile, versus_bound
+from services.runtime.tokens import AuthSettings, TokenVerifier
+
+SECRET = "s3cret-never-on-a-command-line"
+
+
+@pytest.fixture
+def home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A state directory of our own: the dev issuer's keys and the admin role's password file."""
+    for name in list(os.environ):
+        if name.upper().startswith("ORDERFLOW_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("ORDERFLOW_HOME", str(tmp_path))
+    roles = tmp_path / ".local" / "postgres" / "roles"
+    roles.mkdir(parents=True)
+    (roles / "orderflow_admin.password").write_text(SECRET + "\n")
+    return tmp_path
 
 
 def test_percentiles_interpolate_between_ranks() -> None:
@@ -45,3 +66,35 @@ def test_the_process_listening_on_a_port_is_found() -> None:
         server.bind(("127.0.0.1", 0))
         server.listen()
         assert listener_pid(server.getsockname()[1]) == os.getpid()
+
+
+async def test_the_load_is_placed_as_a_clerk_with_a_token_the_services_accept(home: Path) -> None:
+    scheme, raw = clerk_headers()["Authorization"].split(" ", 1)
+    caller = await TokenVerifier(AuthSettings()).verify(raw)
+    assert scheme == "Bearer" and caller.subject == BENCH_USER and caller.roles == {"clerk"}
+
+
+def test_an_identity_providers_token_is_used_as_given(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORDERFLOW_TOKEN", "token-from-the-idp")
+    assert clerk_headers() == {"Authorization": "Bearer token-from-the-idp"}
+
+
+def test_pgbench_gets_the_admin_password_only_in_its_environment(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[list[str], dict[str, str]]] = []
+
+    def fake_run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess:
+        calls.append((argv, kwargs["env"]))
+        return subprocess.CompletedProcess(argv, 0, stdout="tps = 812.5 (without initial connection time)\n",
+                                           stderr="")
+
+    monkeypatch.setattr(bound.subprocess, "run", fake_run)
+    assert bound._pgbench(bound.Settings(), "scratch", "SELECT 1;", seconds=1, clients=1) == 812.5
+    (argv, env), = calls
+    assert argv[argv.index("-U") + 1] == "orderflow_admin" and env["PGPASSWORD"] == SECRET
+    assert not any(SECRET in arg for arg in argv)
+
+
+def test_the_baseline_child_gets_no_credentials_on_its_command_line(home: Path) -> None:
+    argv = bound.baseline_command(20_000, "ofb_x_bench_baseline", "bench1.")
+    assert "--dsn" not in argv and not any(SECRET in arg or "postgresql://" in arg for arg in argv)
+    assert argv[argv.index("--database") + 1] == "ofb_x_bench_baseline"

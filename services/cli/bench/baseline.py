@@ -8,8 +8,13 @@ into an inbox (multi-row, ON CONFLICT DO NOTHING), applies an effect (an upsert 
 inserts one outbound envelope per fresh message into an outbox; then commits the offsets and
 publishes the outbox rows with an idempotent producer (acks=all), deleting them once acknowledged.
 
+Its topics and database are scratch ones no environment's catalogue knows, so it connects as the
+provisioning identities (Kafka `admin` over SASL_SSL, PostgreSQL `orderflow_admin`), credentials
+from the settings' files like every process of the stack (nothing secret on its command line).
+
 Run by `orderflow bench --bound` as a child process (its CPU is measured from /proc):
-    python -m services.cli.bench.baseline --messages 20000   # prints READY, waits for a line, runs, prints JSON
+    python -m services.cli.bench.baseline --messages 20000 --database DB --prefix P
+    # prints READY, waits for a line, runs, prints JSON
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from contracts.envelope import Envelope
 from contracts.sales import OrderStatusChanged
 from contracts.warehouse import ReservedLine, StockReserved
-from services.cli.bench.probes import kafka_client_kwargs
+from services.provisioning.postgres import admin_settings
 from services.runtime.config import Settings
+from services.runtime.kafka_acl import ADMIN
+from services.runtime.kafka_security import client_kwargs
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (message_key TEXT PRIMARY KEY, topic TEXT NOT NULL, kafka_partition INT NOT NULL,
@@ -48,7 +55,7 @@ def _envelope(n: int) -> bytes:
 
 
 async def prepare(settings: Settings, topics: tuple[str, str], messages: int, dsn: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **kafka_client_kwargs(settings))
+    admin = AIOKafkaAdminClient(**client_kwargs(settings))
     await admin.start()
     try:
         present = set(await admin.list_topics())
@@ -61,8 +68,7 @@ async def prepare(settings: Settings, topics: tuple[str, str], messages: int, ds
         await conn.execute(SCHEMA)
     finally:
         await conn.close()
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all",
-                                linger_ms=5, **kafka_client_kwargs(settings))
+    producer = AIOKafkaProducer(enable_idempotence=True, acks="all", linger_ms=5, **client_kwargs(settings))
     await producer.start()
     try:
         futures = [await producer.send(topics[0], _envelope(n), key=str(n).encode(),
@@ -74,11 +80,9 @@ async def prepare(settings: Settings, topics: tuple[str, str], messages: int, ds
 
 async def work(settings: Settings, topics: tuple[str, str], messages: int, dsn: str, group: str,
                batch: int) -> dict:
-    consumer = AIOKafkaConsumer(topics[0], bootstrap_servers=settings.kafka_bootstrap, group_id=group,
-                                enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=batch,
-                                **kafka_client_kwargs(settings))
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True, acks="all",
-                                linger_ms=5, **kafka_client_kwargs(settings))
+    consumer = AIOKafkaConsumer(topics[0], group_id=group, enable_auto_commit=False, auto_offset_reset="earliest",
+                                max_poll_records=batch, **client_kwargs(settings))
+    producer = AIOKafkaProducer(enable_idempotence=True, acks="all", linger_ms=5, **client_kwargs(settings))
     conn = await asyncpg.connect(dsn)
     await consumer.start()
     await producer.start()
@@ -140,15 +144,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--dsn", required=True)
+    parser.add_argument("--database", required=True, help="scratch database (created by the caller)")
     parser.add_argument("--prefix", required=True, help="topic/group prefix of this run")
     args = parser.parse_args()
-    settings = Settings()
+    settings = Settings().as_principal(ADMIN)
+    dsn = admin_settings(settings).dsn(database=args.database)
     topics = (f"{args.prefix}bench.baseline.in", f"{args.prefix}bench.baseline.out")
-    asyncio.run(prepare(settings, topics, args.messages, args.dsn))
+    asyncio.run(prepare(settings, topics, args.messages, dsn))
     print("READY", flush=True)
     sys.stdin.readline()
-    result = asyncio.run(work(settings, topics, args.messages, args.dsn, f"{args.prefix}bench.baseline", args.batch))
+    result = asyncio.run(work(settings, topics, args.messages, dsn, f"{args.prefix}bench.baseline", args.batch))
     print(json.dumps(result), flush=True)
 
 

@@ -1,13 +1,16 @@
 """The bound, measured in the same invocation on the same broker and database server:
 
 - Kafka: the broker's own ProducerPerformance (acks=all, idempotent, orderflow's linger) and
-  ConsumerPerformance on a scratch topic, via `deploy/local/kafka.sh tool`;
+  ConsumerPerformance on a scratch topic, via `deploy/local/kafka.sh tool` (which adds the admin
+  principal's client config: SASL_SSL + SCRAM, like every client of the stack);
 - PostgreSQL: pgbench running a message transaction (inbox insert + effect update + outbox insert,
-  synchronous_commit on), one message per transaction and 20 per transaction, on a scratch database;
+  synchronous_commit on), one message per transaction and 20 per transaction, on a scratch database,
+  over TCP with scram-sha-256 as `orderflow_admin` (the password in pgbench's environment only);
 - the same-stack baseline (baseline.py) as a child process: raw aiokafka + pydantic + asyncpg doing
-  inbox + effect + outbox per batch with an idempotent producer, its CPU and the broker's and the
-  database's measured from /proc.
-Scratch topics and databases are dropped afterwards.
+  inbox + effect + outbox per batch with an idempotent producer over SASL_SSL, its CPU and the
+  broker's and the database's measured from /proc.
+Scratch topics and databases belong to no environment's catalogue, so they are created, used and
+dropped as the provisioning identities (Kafka `admin`, PostgreSQL `orderflow_admin`).
 """
 
 from __future__ import annotations
@@ -26,8 +29,11 @@ from typing import Any
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from services.cli.bench.probes import Process, ProcessProbe, kafka_client_kwargs
+from services.cli.bench.probes import Process, ProcessProbe
+from services.provisioning.postgres import admin_connection, admin_settings
 from services.runtime.config import Settings
+from services.runtime.kafka_acl import ADMIN
+from services.runtime.kafka_security import client_kwargs
 
 ROOT = Path(__file__).resolve().parents[3]
 KAFKA_TOOL = ROOT / "deploy/local/kafka.sh"
@@ -71,23 +77,23 @@ END;
 
 
 def _tool(*args: str, timeout: float = 300) -> str:
-    done = subprocess.run([str(KAFKA_TOOL), "tool", *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "ORDERFLOW_HOME": os.environ.get("ORDERFLOW_HOME", str(ROOT))})
+    """A Kafka Java tool through kafka.sh, as `admin` (the scratch topic has no other principal's ACLs)."""
+    env = {**os.environ, "ORDERFLOW_HOME": os.environ.get("ORDERFLOW_HOME", str(ROOT)),
+           "ORDERFLOW_KAFKA_TOOL_PRINCIPAL": ADMIN}
+    done = subprocess.run([str(KAFKA_TOOL), "tool", *args], capture_output=True, text=True, timeout=timeout, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"kafka.sh tool {args[0]} failed: {done.stderr.strip()[-500:]}")
     return done.stdout
 
 
-def _tool_config() -> list[str]:
-    """Kafka's Java tools need the admin client properties once the broker requires SASL/TLS."""
-    path = Path(os.environ.get("ORDERFLOW_HOME", ROOT)) / ".local/kafka/clients/admin.properties"
-    return ["--command-config", str(path)] if path.exists() else []
+def admin_kafka(settings: Settings) -> dict[str, Any]:
+    return client_kwargs(settings.as_principal(ADMIN))
 
 
 async def kafka_bound(settings: Settings, prefix: str, probe: ProcessProbe, *, records: int = 200_000,
                       record_size: int = 700) -> dict[str, Any]:
     topic = f"{prefix}bench.bound"
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **kafka_client_kwargs(settings))
+    admin = AIOKafkaAdminClient(**admin_kafka(settings))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])
@@ -95,14 +101,14 @@ async def kafka_bound(settings: Settings, prefix: str, probe: ProcessProbe, *, r
         out = await asyncio.to_thread(
             _tool, "ProducerPerformance", "--bootstrap-server", settings.kafka_bootstrap, "--topic", topic,
             "--num-records", str(records), "--record-size", str(record_size), "--throughput", "-1",
-            "--producer-props", "acks=all", "enable.idempotence=true", "linger.ms=5", *_tool_config())
+            "--producer-props", "acks=all", "enable.idempotence=true", "linger.ms=5")
         after = probe.sample()
         final = [line for line in out.splitlines() if "records sent" in line][-1]
         produce_rate = float(re.search(r"([\d.]+) records/sec", final).group(1))
         produce_cpu = probe.delta(before, after)
         out = await asyncio.to_thread(
             _tool, "ConsumerPerformance", "--bootstrap-server", settings.kafka_bootstrap, "--topic", topic,
-            "--num-records", str(records), "--timeout", "60000", *_tool_config())
+            "--num-records", str(records), "--timeout", "60000")
         row = [line for line in out.splitlines() if line and line[0].isdigit()][-1].split(",")
         consume_rate = float(row[5])
     finally:
@@ -116,13 +122,16 @@ async def kafka_bound(settings: Settings, prefix: str, probe: ProcessProbe, *, r
 
 
 def _pgbench(settings: Settings, database: str, script: str, seconds: int, clients: int) -> float:
+    admin = admin_settings(settings)
     with tempfile.NamedTemporaryFile("w", suffix=".sql") as handle:
         handle.write(script)
         handle.flush()
         done = subprocess.run(
             [str(PGBENCH), "-n", "-M", "prepared", "-c", str(clients), "-j", "1", "-T", str(seconds),
-             "-h", settings.pg_host, "-p", str(settings.pg_port), "-U", settings.pg_user, "-f", handle.name, database],
-            capture_output=True, text=True, env={**os.environ, "PGPASSWORD": settings.pg_password}, timeout=seconds + 60)
+             "-h", admin.pg_host, "-p", str(admin.pg_port), "-U", admin.db_role(), "-f", handle.name, database],
+            # The password only in pgbench's environment: never on a command line or in its output.
+            capture_output=True, text=True, env={**os.environ, "PGPASSWORD": admin.db_password()},
+            timeout=seconds + 60)
     if done.returncode != 0:
         raise RuntimeError(f"pgbench failed: {done.stderr.strip()[-500:]}")
     return float(re.search(r"tps = ([\d.]+)", done.stdout).group(1))
@@ -131,11 +140,11 @@ def _pgbench(settings: Settings, database: str, script: str, seconds: int, clien
 async def postgres_bound(settings: Settings, probe: ProcessProbe, *, seconds: int = 10,
                          clients: int = 5) -> dict[str, Any]:
     database = f"{settings.db_prefix}bench_bound"
-    admin = await asyncpg.connect(Settings(service="postgres", db_prefix="").dsn())
+    admin = await admin_connection(settings)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{database}"')
         await admin.execute(f'CREATE DATABASE "{database}"')
-        conn = await asyncpg.connect(Settings(service="bench_bound", db_prefix=settings.db_prefix).dsn())
+        conn = await asyncpg.connect(admin_settings(settings).dsn(database=database))
         try:
             await conn.execute(PG_SCHEMA)
         finally:
@@ -155,17 +164,22 @@ async def postgres_bound(settings: Settings, probe: ProcessProbe, *, seconds: in
         await admin.close()
 
 
+def baseline_command(messages: int, database: str, prefix: str) -> list[str]:
+    """The baseline child's command line: names only; it finds its credentials in the settings'
+    files, as every process of the stack does (a command line is visible to every local user)."""
+    return [sys.executable, "-m", "services.cli.bench.baseline", "--messages", str(messages), "--database", database,
+            "--prefix", prefix]
+
+
 async def same_stack_baseline(settings: Settings, prefix: str, infra: list[Process], *,
                               messages: int = 20_000) -> dict[str, Any]:
     """Run baseline.py as a child; CPU of it + Kafka + PostgreSQL over its working window."""
     database = f"{settings.db_prefix}bench_baseline"
-    admin = await asyncpg.connect(Settings(service="postgres", db_prefix="").dsn())
+    admin = await admin_connection(settings)
     await admin.execute(f'DROP DATABASE IF EXISTS "{database}"')
     await admin.execute(f'CREATE DATABASE "{database}"')
-    dsn = Settings(service="bench_baseline", db_prefix=settings.db_prefix).dsn()
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.cli.bench.baseline", "--messages", str(messages), "--dsn", dsn,
-        "--prefix", prefix, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=ROOT)
+    child = await asyncio.create_subprocess_exec(*baseline_command(messages, database, prefix), cwd=ROOT,
+                                                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
     try:
         assert child.stdout is not None and child.stdin is not None
         line = await asyncio.wait_for(child.stdout.readline(), timeout=300)
@@ -185,7 +199,7 @@ async def same_stack_baseline(settings: Settings, prefix: str, infra: list[Proce
             await child.wait()
         await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         await admin.close()
-        kafka = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **kafka_client_kwargs(settings))
+        kafka = AIOKafkaAdminClient(**admin_kafka(settings))
         await kafka.start()
         try:
             await kafka.delete_topics([f"{prefix}bench.baseline.in", f"{prefix}bench.baseline.out"])

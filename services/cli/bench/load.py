@@ -8,8 +8,9 @@ Two shapes of load:
   flight), the system works through the backlog, and completions per second are its capacity.
 
 Completion is read from `sales.events.v1` (`sales.order_status_changed`, filtered on the `type`
-header before parsing) by a group-less consumer: nothing is polled over HTTP, so the bench adds
-no load to sales beyond the orders themselves.
+header before parsing) by a group-less consumer, as a subscribing system would (the
+`outside-reader` principal): nothing is polled over HTTP, so the bench adds no load to sales
+beyond the orders themselves. Orders are placed with a bearer token, as a clerk.
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ class LoadResult:
 class CompletionWatcher:
     """Follows `sales.events.v1` from its end at start; records when each order became final."""
 
-    def __init__(self, bootstrap: str, topic: str, **client: object) -> None:
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                          **client)
+    def __init__(self, topic: str, **client: object) -> None:
+        """`client`: aiokafka kwargs of a principal that may read the topic (kafka_security.client_kwargs)."""
+        self._consumer = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, **client)
         self._topic = topic
         self._task: asyncio.Task | None = None
         self.final: dict[str, tuple[str, float]] = {}
@@ -93,10 +94,10 @@ class CompletionWatcher:
 
 
 async def place_orders(base_url: str, watcher: CompletionWatcher, *, orders: int, rate: float | None,
-                       concurrency: int, body: Callable[[int], dict], timeout: float,
-                       progress: Callable[[str], None] | None = None, headers: dict[str, str] | None = None,
-                       ) -> LoadResult:
-    """Place `orders` and wait until each is final (or `timeout` after the last was placed)."""
+                       concurrency: int, body: Callable[[int], dict], timeout: float, headers: dict[str, str],
+                       progress: Callable[[str], None] | None = None) -> LoadResult:
+    """Place `orders` (with `headers`: the clerk's Authorization) and wait until each is final (or
+    `timeout` after the last was placed)."""
     result = LoadResult()
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     gate = asyncio.Semaphore(concurrency)

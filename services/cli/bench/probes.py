@@ -3,10 +3,12 @@
 - CPU time and memory of every process of the stack, from /proc (utime+stime; for PostgreSQL the
   postmaster, its live children and the reaped ones' cutime/cstime), so that CPU per order does
   not depend on how busy the other users of the machine are;
-- Kafka end offsets of the stack's topics and of `__consumer_offsets` (records and offset-commit
-  records written), through a group-less consumer that commits nothing itself;
-- PostgreSQL committed transactions (`pg_stat_database.xact_commit`) of the stack's databases,
-  WAL position, and the inbox rows (messages handled) of each service.
+- Kafka end offsets of the stack's topics (as the `monitor` principal, which may describe them and
+  read no data) and of `__consumer_offsets` (as `admin`: the broker's internal topic is no
+  environment's), through group-less consumers that commit nothing themselves;
+- PostgreSQL committed transactions (`pg_stat_database.xact_commit`) of the stack's databases and
+  the WAL position (as `orderflow_admin`), and the inbox rows (messages handled) of each service
+  (as the service's own role).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from contracts.topics import CATALOGUE
 from services.cli.stack import SERVICES, SIMULATORS
+from services.provisioning.postgres import admin_connection
 from services.runtime.config import Settings
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -185,55 +188,53 @@ def stack_processes(settings: Settings, run_dir: Path, ports: dict[str, int]) ->
 
 # --- Kafka ------------------------------------------------------------------------------------------
 
-def kafka_client_kwargs(settings: Settings) -> dict[str, object]:
-    """Security kwargs for the bench's own Kafka clients: the runtime's `client_kwargs` once the
-    broker requires SASL/TLS (services/runtime/kafka_security.py), none on a plaintext broker."""
-    try:
-        from services.runtime.kafka_security import client_kwargs  # type: ignore[import-not-found]
-    except ImportError:
-        return {}
-    return client_kwargs(settings)
-
-
 OFFSETS_TOPIC = "__consumer_offsets"
 
 
 class KafkaProbe:
-    """End offsets of the stack's topics and of `__consumer_offsets` (records written)."""
+    """End offsets of the stack's topics and of `__consumer_offsets` (records written).
 
-    def __init__(self, bootstrap: str, prefix: str, **client: object) -> None:
-        self.bootstrap = bootstrap
+    `client` (aiokafka kwargs of a principal that may describe the stack's topics, e.g. `monitor`)
+    reads the stack's topics; `offsets_client` (e.g. `admin`) reads `__consumer_offsets`."""
+
+    def __init__(self, prefix: str, client: dict[str, object], offsets_client: dict[str, object]) -> None:
         self.prefix = prefix
-        self.client = client
-        self.consumer: AIOKafkaConsumer | None = None
-        self.partitions: list[TopicPartition] = []
+        self.clients = {"stack": client, "offsets": offsets_client}
+        self.consumers: dict[str, AIOKafkaConsumer] = {}
+        self.partitions: dict[str, list[TopicPartition]] = {}
 
-    async def start(self) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, **self.client)
+    async def _partitions(self, client: dict[str, object], names: list[str]) -> list[TopicPartition]:
+        admin = AIOKafkaAdminClient(**client)
         await admin.start()
         try:
-            names = [self.prefix + name for name in CATALOGUE] + [OFFSETS_TOPIC]
             present = set(await admin.list_topics())
             described = await admin.describe_topics([n for n in names if n in present])
         finally:
             await admin.close()
-        self.partitions = [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
-                                         enable_auto_commit=False, **self.client)
-        await self.consumer.start()
+        return [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
+
+    async def start(self) -> None:
+        wanted = {"stack": [self.prefix + name for name in CATALOGUE], "offsets": [OFFSETS_TOPIC]}
+        for role, client in self.clients.items():
+            self.partitions[role] = await self._partitions(client, wanted[role])
+            consumer = AIOKafkaConsumer(group_id=None, enable_auto_commit=False, **client)
+            await consumer.start()
+            self.consumers[role] = consumer
 
     async def stop(self) -> None:
-        if self.consumer:
-            await self.consumer.stop()
+        for consumer in self.consumers.values():
+            await consumer.stop()
+        self.consumers.clear()
 
     async def end_offsets(self) -> dict[str, int]:
         """Sum of end offsets per topic (logical name; `__consumer_offsets` as is)."""
-        assert self.consumer is not None
-        offsets = await self.consumer.end_offsets(self.partitions)
         totals: dict[str, int] = {}
-        for tp, end in offsets.items():
-            name = tp.topic[len(self.prefix):] if tp.topic.startswith(self.prefix) else tp.topic
-            totals[name] = totals.get(name, 0) + end
+        for role, consumer in self.consumers.items():
+            if not self.partitions[role]:
+                continue
+            for tp, end in (await consumer.end_offsets(self.partitions[role])).items():
+                name = tp.topic[len(self.prefix):] if tp.topic.startswith(self.prefix) else tp.topic
+                totals[name] = totals.get(name, 0) + end
         return totals
 
 
@@ -246,11 +247,8 @@ class PostgresProbe:
         self.settings = settings
         self.databases = [f"{settings.db_prefix}{name}" for name in SERVICES]
 
-    async def _connect(self, service: str = "postgres", prefix: str = "") -> asyncpg.Connection:
-        return await asyncpg.connect(Settings(service=service, db_prefix=prefix).dsn())
-
     async def sample(self) -> dict[str, int]:
-        conn = await self._connect()
+        conn = await admin_connection(self.settings)
         try:
             rows = await conn.fetch("SELECT datname, xact_commit FROM pg_stat_database WHERE datname = ANY($1)",
                                     self.databases)
@@ -266,7 +264,7 @@ class PostgresProbe:
         would be cheaper, but the inbox may be pruned, so count with the pruned ones."""
         counts = {}
         for service in SERVICES:
-            conn = await self._connect(service, self.settings.db_prefix)
+            conn = await asyncpg.connect(self.settings.model_copy(update={"service": service}).dsn())
             try:
                 counts[service] = int(await conn.fetchval(
                     "SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = 'inbox'") or 0)

@@ -13,16 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from contracts.topics import CATALOGUE
+from contracts.topics import CATALOGUE, OUTSIDE_READER
 from services.cli import client
 from services.cli.bench import bound as bound_mod
 from services.cli.bench.load import CompletionWatcher, LoadResult, place_orders
-from services.cli.bench.probes import (OFFSETS_TOPIC, KafkaProbe, PostgresProbe, ProcessProbe, kafka_client_kwargs,
-                                      stack_processes)
+from services.cli.bench.probes import OFFSETS_TOPIC, KafkaProbe, PostgresProbe, ProcessProbe, stack_processes
+from services.runtime import roles
 from services.runtime.config import Settings
+from services.runtime.kafka_acl import ADMIN, MONITOR
+from services.runtime.kafka_security import client_kwargs
 
 ROOT = Path(__file__).resolve().parents[3]
 PG_STATS_FLUSH_SECONDS = 11.0   # PostgreSQL 15 flushes an idle backend's statistics within 10 s
+BENCH_USER = "orderflow-bench"  # the dev-token subject the load is placed as (the audit log names it)
 
 
 @dataclass
@@ -79,6 +82,13 @@ def _load() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
 
 
+def clerk_headers(ttl_seconds: float = 6 * 3600) -> dict[str, str]:
+    """Authorization for placing orders as a clerk: ORDERFLOW_TOKEN / ORDERFLOW_TOKEN_FILE when given
+    (an identity provider's token), else a dev token for the bench's own user."""
+    token = client.resolve_token(BENCH_USER, [roles.CLERK], name="orderflow bench", ttl_seconds=ttl_seconds)
+    return {"Authorization": f"Bearer {token}"}
+
+
 async def run(options: BenchOptions, progress: Callable[[str], None] | None = None, *,
               settings: Settings | None = None, run_dir: Path | None = None,
               ports: dict[str, int] | None = None) -> dict[str, Any]:
@@ -92,10 +102,14 @@ async def run(options: BenchOptions, progress: Callable[[str], None] | None = No
     missing = {"sales", "procurement", "warehouse", "logistics", "finance", "kafka", "postgres"} - \
         {p.name for p in processes}
     cpu = ProcessProbe(processes)
-    security = kafka_client_kwargs(settings)
-    kafka = KafkaProbe(settings.kafka_bootstrap, prefix, **security)
+    # Each probe as the least principal that can do its job: `monitor` describes the stack's topics,
+    # `admin` only the broker's own `__consumer_offsets`, completion is read as a subscribing system.
+    kafka = KafkaProbe(prefix, client_kwargs(settings.as_principal(MONITOR)),
+                       client_kwargs(settings.as_principal(ADMIN)))
     pg = PostgresProbe(settings)
-    watcher = CompletionWatcher(settings.kafka_bootstrap, settings.topic("sales.events.v1"), **security)
+    watcher = CompletionWatcher(settings.topic("sales.events.v1"),
+                                **client_kwargs(settings.as_principal(OUTSIDE_READER)))
+    headers = clerk_headers()
     stamp = time.strftime("%Y%m%d%H%M%S")
     say = progress or (lambda _: None)
 
@@ -110,7 +124,7 @@ async def run(options: BenchOptions, progress: Callable[[str], None] | None = No
             say("warm-up")
             await place_orders(sales_url, watcher, orders=options.warmup, rate=None, concurrency=5,
                                body=lambda n: {**body(n), "external_ref": f"bench-{stamp}-warmup-{n}"},
-                               timeout=options.timeout)
+                               timeout=options.timeout, headers=headers)
         say("waiting until the stack is quiet")
         await _wait_quiet(kafka)
         await asyncio.sleep(PG_STATS_FLUSH_SECONDS)
@@ -127,7 +141,8 @@ async def run(options: BenchOptions, progress: Callable[[str], None] | None = No
         try:
             load: LoadResult = await place_orders(
                 sales_url, watcher, orders=options.orders, rate=options.rate,
-                concurrency=options.concurrency, body=body, timeout=options.timeout, progress=say)
+                concurrency=options.concurrency, body=body, timeout=options.timeout, headers=headers,
+                progress=say)
             say("waiting until the stack is quiet")
             await _wait_quiet(kafka)
             cpu_after = cpu.sample()

@@ -1,5 +1,7 @@
 """The published figures: each scenario on a fresh stack (its own topic prefix, consumer groups and
 databases, simulators' delays at 0), so that runs neither inherit each other's data nor the demo's.
+Each stack is provisioned like any environment (services/provisioning: topics, Kafka users and the
+ACLs for its prefixes, database roles and databases; the dev issuer's keys) and runs secured.
 
     orderflow bench-suite                          # capacity (with --bound), then 10, 50, 100 orders/s
     orderflow bench-suite --scenario capacity --scenario 10
@@ -16,12 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
 from services.cli.bench.runner import BenchOptions, run
 from services.cli.client import ports as configured_ports
-from services.cli.stack import SERVICES, Stack
-from services.cli.topics import delete_topics, ensure_topics
+from services.cli.stack import Stack
+from services.provisioning.environment import drop_environment, provision_environment
+from services.runtime import dev_issuer
 from services.runtime.config import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -36,16 +37,6 @@ def options_for(scenario: str, *, capacity_orders: int, duration: float, bound: 
     return BenchOptions(orders=int(rate * duration), rate=rate, concurrency=200, timeout=600)
 
 
-async def _drop(settings: Settings) -> None:
-    await delete_topics(settings.kafka_bootstrap, settings.topic_prefix)
-    admin = await asyncpg.connect(Settings(service="postgres", db_prefix="").dsn())
-    try:
-        for service in SERVICES:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{settings.db_prefix}{service}" WITH (FORCE)')
-    finally:
-        await admin.close()
-
-
 def run_scenario(scenario: str, options: BenchOptions, out_dir: Path,
                  progress: Callable[[str], None]) -> dict[str, Any]:
     run_id = f"bench{time.strftime('%H%M%S')}{scenario.replace('.', '_')}"
@@ -53,14 +44,17 @@ def run_scenario(scenario: str, options: BenchOptions, out_dir: Path,
            "ORDERFLOW_DB_PREFIX": f"ofb_{run_id}_"}
     settings = Settings(topic_prefix=env["ORDERFLOW_TOPIC_PREFIX"], group_prefix=env["ORDERFLOW_GROUP_PREFIX"],
                         db_prefix=env["ORDERFLOW_DB_PREFIX"])
-    asyncio.run(ensure_topics(settings.kafka_bootstrap, settings.topic_prefix))
     stack = Stack(run_dir=out_dir / "run" / scenario, env=env, ports=configured_ports())
-    stack.start_all()
     try:
+        progress("provisioning")
+        asyncio.run(provision_environment(settings))
+        dev_issuer.ensure_keys()       # the services read its JWKS at start-up; the load's clerk token
+        stack.start_all()
         stack.wait_ready()
         result = asyncio.run(run(options, progress, settings=settings, run_dir=stack.run_dir, ports=stack.ports))
+        # Written before the teardown, so that a failing drop does not lose the figures.
+        (out_dir / f"{scenario}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     finally:
         stack.stop_all()
-        asyncio.run(_drop(settings))
-    (out_dir / f"{scenario}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+        asyncio.run(drop_environment(settings))
     return result
