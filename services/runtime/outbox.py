@@ -57,17 +57,6 @@ class OutboxRow:
     headers: dict[str, str]
 
 
-def envelope_headers(envelope: Envelope) -> dict[str, str]:
-    """`contracts.envelope.kafka_headers` of an Envelope object, without dumping it to a dict."""
-    headers = {"content-type": "application/json", "message_id": str(envelope.message_id), "type": envelope.type,
-               "schema_version": str(envelope.schema_version), "correlation_id": envelope.correlation_id}
-    if envelope.causation_id is not None:
-        headers["causation_id"] = str(envelope.causation_id)
-    headers["producer"] = envelope.producer
-    headers.update(envelope.trace)
-    return headers
-
-
 async def insert_rows(conn: asyncpg.Connection, rows: list[OutboxRow]) -> None:
     """Queue rows in one statement, in list order (the relay publishes in id order)."""
     if not rows:
@@ -116,7 +105,7 @@ class Tx:
             initiated_by=self.initiator,
         )
         row = OutboxRow(envelope.message_id, spec.name, key, envelope.type, envelope.model_dump_json().encode(),
-                        envelope_headers(envelope))
+                        kafka_headers(envelope))
         if self.pending is not None:
             self.pending.append(row)
         else:

@@ -1,17 +1,16 @@
 """Sales HTTP API: place, approve, change and cancel orders (finding and showing them: search.py).
 
 Who may do what is declared per endpoint with `requires(...)`; a clerk acts only on orders they
-placed (`act`). Every action lands on the order's timeline naming the user, and travels on in the
+placed (`actions.py`). Every action lands on the order's timeline naming the user, and travels on in the
 envelope of the messages it causes (`initiated_by`)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import asyncpg
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,10 +22,8 @@ from services.runtime.outbox import Tx
 from services.runtime.roles import AUDITOR, CLERK, OPERATOR, SALES_MANAGER
 from services.runtime.service import Service
 from services.sales import handlers, intake, saga, store
+from services.sales.actions import Decide, OrderActions
 from services.sales.saga import Order, Timings
-
-OWN_ORDERS_ONLY = "a clerk may change or cancel only the orders they placed"
-
 
 class OrderAccepted(BaseModel):
     order_id: str
@@ -66,25 +63,12 @@ class SagaAnswer(BaseModel):
 def router(service: Service, timings: Timings) -> APIRouter:
     api = APIRouter(tags=["orders"])
 
-    async def act(order_id: uuid.UUID, caller: Caller, action: str, decide: Callable[[Order, Any], saga.Decision],
+    actions = OrderActions(service, timings)
+
+    async def act(order_id: uuid.UUID, caller: Caller, action: str, decide: Decide,
                   detail: dict[str, Any] | None = None) -> SagaAnswer:
-        """Lock the order, let the saga decide, persist with the caller on the timeline and in the
-        envelopes; a refusal is a 409 with the reason, another clerk's order a 403."""
-        async with service.pool.acquire() as conn, conn.transaction():
-            order = await store.lock(conn, str(order_id))
-            if order is None:
-                raise HTTPException(404, f"no order {order_id}")
-            if caller.role == CLERK and (owner := await store.placed_by(conn, order.order_id)) != caller.subject:
-                raise HTTPException(403, f"{OWN_ORDERS_ONLY}; {order.number} was placed by "
-                                         f"{owner or 'another system'} (a sales_manager may act on it)")
-            try:
-                decision = decide(order, conn)
-            except saga.Refused as exc:
-                raise HTTPException(409, str(exc)) from exc
-            by = caller.initiator()
-            await store.add_action(conn, order.order_id, action, by, detail)
-            after = await handlers.apply(Tx(conn, service.name, initiated_by=by), order, decision, timings)
-        return SagaAnswer(order_id=after.order_id, status=after.status.value, note=decision.note)
+        acted = await actions.act(order_id, caller, action, decide, detail, clerk_may="change or cancel")
+        return SagaAnswer(order_id=acted.order.order_id, status=acted.order.status.value, note=acted.decision.note)
 
     @api.post("/orders", status_code=201, response_model=OrderAccepted,
               responses={200: {"description": "Same external_ref as an earlier order: that order"},

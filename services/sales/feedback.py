@@ -18,6 +18,7 @@ from services.runtime.outbox import Tx
 from services.runtime.roles import CLERK, SALES_MANAGER
 from services.runtime.service import Service
 from services.sales import store
+from services.sales.actions import lock_for
 from services.sales.search import ORDER_READERS
 
 
@@ -42,12 +43,7 @@ def router(service: Service, edit_window: dt.timedelta) -> APIRouter:
                    caller: Caller = requires(CLERK, SALES_MANAGER)) -> dict[str, Any]:
         now = dt.datetime.now(dt.timezone.utc)
         async with service.pool.acquire() as conn, conn.transaction():
-            order = await store.lock(conn, str(order_id))
-            if order is None:
-                raise HTTPException(404, f"no order {order_id}")
-            if caller.role == CLERK and await store.placed_by(conn, order.order_id) != caller.subject:
-                raise HTTPException(403, f"a clerk records feedback only on the orders they placed; {order.number} "
-                                         f"was placed by someone else (a sales_manager may)")
+            order = await lock_for(conn, order_id, caller, clerk_may="give feedback on")
             if not order.delivered:
                 raise HTTPException(409, f"{order.number} is not delivered yet: feedback comes after delivery")
             earlier = await store.feedback(conn, order_id, lock=True)

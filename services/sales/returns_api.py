@@ -5,7 +5,6 @@ credits and refunds. The saga's rules: saga/returns.py."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
@@ -13,10 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.common import ReturnReason, StockLine
 from services.runtime.http_auth import Caller, requires
-from services.runtime.outbox import Tx
 from services.runtime.roles import AUDITOR, CLERK, OPERATOR, SALES_MANAGER
 from services.runtime.service import Service
 from services.sales import handlers, saga, store
+from services.sales.actions import Decide, OrderActions
 from services.sales.saga import Order, Timings
 from services.sales.search import ORDER_READERS
 
@@ -39,24 +38,13 @@ class ReturnDecision(BaseModel):
 def router(service: Service, timings: Timings) -> APIRouter:
     api = APIRouter(tags=["returns"])
 
-    async def act(order_id: uuid.UUID, caller: Caller, action: str, decide: Callable[[Order, Any], saga.Decision],
+    actions = OrderActions(service, timings)
+
+    async def act(order_id: uuid.UUID, caller: Caller, action: str, decide: Decide,
                   detail: dict[str, Any]) -> dict[str, Any]:
-        async with service.pool.acquire() as conn, conn.transaction():
-            order = await store.lock(conn, str(order_id))
-            if order is None:
-                raise HTTPException(404, f"no order {order_id}")
-            if caller.role == CLERK and await store.placed_by(conn, order.order_id) != caller.subject:
-                raise HTTPException(403, f"a clerk may ask for returns only of the orders they placed; "
-                                         f"{order.number} was placed by someone else (a sales_manager may)")
-            try:
-                decision = await decide(order, conn)
-            except saga.Refused as exc:
-                raise HTTPException(409, str(exc)) from exc
-            by = caller.initiator()
-            await store.add_action(conn, order.order_id, action, by, detail)
-            after = await handlers.apply(Tx(conn, service.name, initiated_by=by), order, decision, timings)
-        case = next(c for c in after.returns if c.rma == detail["rma"])
-        return {"order_id": after.order_id, "order_number": after.number, **case.model_dump(mode="json")}
+        acted = await actions.act(order_id, caller, action, decide, detail, clerk_may="ask for returns of")
+        case = next(c for c in acted.order.returns if c.rma == detail["rma"])
+        return {"order_id": acted.order.order_id, "order_number": acted.order.number, **case.model_dump(mode="json")}
 
     @api.post("/orders/{order_id}/returns", status_code=201,
               responses={409: {"description": "Not delivered, or more than is returnable"}})

@@ -9,17 +9,16 @@ and the timeline names the user."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.runtime.http_auth import Caller, requires
-from services.runtime.outbox import Tx
 from services.runtime.roles import AUDITOR, OPERATOR, SALES_MANAGER
 from services.runtime.service import Service
-from services.sales import handlers, saga, store
+from services.sales import handlers, saga
+from services.sales.actions import Decide, OrderActions
 from services.sales.api import SagaAnswer
 from services.sales.saga import Order, Timings
 from services.sales.saga.decisions import DECIDERS
@@ -45,20 +44,12 @@ class DecisionChoice(BaseModel):
 def router(service: Service, timings: Timings) -> APIRouter:
     api = APIRouter(tags=["review and decisions"])
 
-    async def act(order_id: uuid.UUID, caller: Caller, action: str, decide: Callable[[Order], saga.Decision],
+    actions = OrderActions(service, timings)
+
+    async def act(order_id: uuid.UUID, caller: Caller, action: str, decide: Decide,
                   detail: dict[str, Any]) -> SagaAnswer:
-        async with service.pool.acquire() as conn, conn.transaction():
-            order = await store.lock(conn, str(order_id))
-            if order is None:
-                raise HTTPException(404, f"no order {order_id}")
-            try:
-                decision = decide(order)
-            except saga.Refused as exc:
-                raise HTTPException(409, str(exc)) from exc
-            by = caller.initiator()
-            await store.add_action(conn, order.order_id, action, by, detail)
-            after = await handlers.apply(Tx(conn, service.name, initiated_by=by), order, decision, timings)
-        return SagaAnswer(order_id=after.order_id, status=after.status.value, note=decision.note)
+        acted = await actions.act(order_id, caller, action, decide, detail)
+        return SagaAnswer(order_id=acted.order.order_id, status=acted.order.status.value, note=acted.decision.note)
 
     @api.post("/orders/{order_id}/review", status_code=202, response_model=SagaAnswer,
               responses={409: {"description": "Not under a joint review, or the departments have not all approved"},
@@ -68,7 +59,7 @@ def router(service: Service, timings: Timings) -> APIRouter:
         and logistics have given their opinions (a rejection is possible at any time)."""
         if body.verdict == "reject" and not body.comment:
             raise HTTPException(422, "a rejection needs a comment (the customer is told why)")
-        return await act(order_id, caller, f"review_{body.verdict}", lambda order: saga.decide_review(
+        return await act(order_id, caller, f"review_{body.verdict}", lambda order, _: saga.decide_review(
             order, body.verdict == "approve", caller.subject, body.comment, handlers.now(), timings),
             body.model_dump(exclude_none=True))
 
@@ -77,7 +68,7 @@ def router(service: Service, timings: Timings) -> APIRouter:
     async def decide(order_id: uuid.UUID, body: DecisionChoice, caller: Caller = requires(*DECIDERS)) -> SagaAnswer:
         """Choose one of a pending decision's options. Each decision names the roles that own it
         (`decision.owner_roles` on the order); a caller holding several acts in the first that owns it."""
-        def choose(order: Order) -> saga.Decision:
+        def choose(order: Order, _: Any) -> saga.Decision:
             owners = order.decision.owner_roles if order.decision else ()
             role = next((r for r in owners if r in caller.principal.roles), caller.role)
             return saga.decide(order, body.choice, by=caller.subject, role=role, comment=body.comment,

@@ -11,8 +11,8 @@ import pytest
 from contracts import finance, logistics, sales, warehouse
 from contracts.common import LineCost, ReturnReason, StockLine
 from services.sales.saga import Refused, Status, decide_return, margin, next_check, react, request_return, returnable
-from tests.unit.test_order_saga_kit import (A, B, NOW, ORDER_ID, TOTAL, T, begin, booked, credit_approved, delivered,
-                                            drive, invoiced, later, packed, paid, reserved, step, stock, types)
+from tests.unit.test_order_saga_kit import (A, B, NOW, ORDER_ID, TOTAL, T, begin, credit_approved, delivered,
+                                            drive, later, packed, paid, reserved, step, stock, types)
 
 D = Decimal
 

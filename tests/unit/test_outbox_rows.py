@@ -8,10 +8,10 @@ from collections import namedtuple
 
 from aiokafka import TopicPartition
 
-from contracts.envelope import Envelope, kafka_headers
+from contracts.envelope import Envelope, ReplayOf, kafka_headers
 from contracts.sales import OrderStatusChanged
 from services.runtime.offsets import batch_offsets
-from services.runtime.outbox import Tx, envelope_headers
+from services.runtime.outbox import Tx
 
 
 def _envelope(**extra) -> Envelope:
@@ -21,9 +21,12 @@ def _envelope(**extra) -> Envelope:
 
 def test_headers_of_an_envelope_match_the_contract_helper() -> None:
     import uuid
-    for envelope in (_envelope(), _envelope(causation_id=uuid.uuid4(),
-                                            trace={"traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"})):
-        assert envelope_headers(envelope) == kafka_headers(envelope.model_dump(mode="json"))
+    replayed = _envelope().model_copy(update={"replay_of": ReplayOf(
+        service="sales", dead_letter_id=7, original_topic="finance.events.v1")})
+    for envelope in (_envelope(), replayed, _envelope(causation_id=uuid.uuid4(),
+                                                      trace={"traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"})):
+        assert kafka_headers(envelope) == kafka_headers(envelope.model_dump(mode="json"))
+    assert kafka_headers(replayed)["replay-of"] == "sales/7"
 
 
 async def test_a_batch_tx_collects_rows_whose_body_is_the_envelope() -> None:
