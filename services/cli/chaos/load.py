@@ -114,10 +114,11 @@ class Load:
             await self._act(client, placed, "changes", {"lines": [{"sku": line["sku"], "quantity": line["quantity"] + 1}]})
 
     async def _act(self, client: httpx.AsyncClient, placed: Placed, action: str, body: Any) -> None:
-        """A change is refused (409) while a step is in flight: a client asks again a few times."""
-        for _ in range(10 if action == "changes" else 1):
+        """A change is refused (409) while a step is in flight, an approval while the order is still
+        in the departments' review: a client asks again for a while, as a person would."""
+        for _ in range(10 if action == "changes" else 60 if action == "approve" else 1):
             response = await self._call(client, "POST", f"/orders/{placed.order_id}/{action}", body)
-            if response is None or response.status_code != 409 or "in flight" not in response.text:
+            if response is None or response.status_code != 409 or not _not_yet(response.text):
                 break
             await asyncio.sleep(self.rng.uniform(0.5, 1.5))
         self.result.actions[f"{action} {response.status_code if response is not None else 'unanswered'}"] += 1
@@ -136,3 +137,8 @@ class Load:
                 tasks.append(asyncio.create_task(self._one(client, index, gate)))
             await asyncio.gather(*tasks)
         return self.result
+
+
+def _not_yet(refusal: str) -> bool:
+    """A 409 that will pass once the order moves on (a step in flight, the review not yet settled)."""
+    return "in flight" in refusal or refusal.startswith('{"detail":"order is in_review')
