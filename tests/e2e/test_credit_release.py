@@ -18,8 +18,9 @@ async def test_prepaid_orders_cancelled_during_their_credit_check_release_the_ho
     try:
         by_customer = e2e.place(order_type="prepaid_at_order", payment_method="card")
         by_deadline = e2e.place(order_type="prepaid_before_shipment", payment_method="bank_transfer")
-        for placed in (by_customer, by_deadline):
-            assert e2e.order(placed["order_id"])["status"] == "credit_check"
+        for placed in (by_customer, by_deadline):        # past the intake review, the check stays in flight
+            e2e.wait_for(f"{placed['order_number']} in its credit check",
+                         lambda: e2e.order(placed["order_id"])["status"] == "credit_check")
         answer = e2e.post("sales", f"/orders/{by_customer['order_id']}/cancel", {"reason": "changed my mind"})
         assert answer.status_code == 202, answer.text
         assert e2e.order(by_customer["order_id"])["status"] == "credit_check"     # waits for the check
@@ -38,6 +39,7 @@ async def test_prepaid_orders_cancelled_during_their_credit_check_release_the_ho
 
 async def test_a_completed_sample_releases_its_hold(e2e: E2E) -> None:
     placed = e2e.place(order_type="sample", lines=[("SKU-BOLT-M8", 1)])
+    e2e.wait_for("the sample to await approval", lambda: e2e.order(placed["order_id"])["status"] == "awaiting_approval")
     approved = e2e.post("sales", f"/orders/{placed['order_id']}/approve", headers=e2e.as_user("maria"))
     assert approved.status_code == 202, approved.text
     assert e2e.wait_final(placed["order_id"], timeout=90)["status"] == "completed"
