@@ -24,6 +24,7 @@ from services.console.lag import LagHistory
 from services.console.live import EventFollower, LiveHub
 from services.console.session import SignInRequired, User, check_routes, csrf_token, current_user, sign_in_url
 from services.console.settings import ConsoleSettings
+from services.runtime import logging_setup
 from services.runtime.tokens import AuthSettings, TokenVerifier
 
 log = logging.getLogger("orderflow.console")
@@ -163,9 +164,10 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
 
 
 def run() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging_setup.setup("console")                              # JSON lines like every other process
     logging.getLogger("httpx").setLevel(logging.WARNING)        # one line per API call is noise
     settings = ConsoleSettings()
-    # uvicorn's access log would print query strings; the session cookie and tokens are never in them.
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.port(), log_level="info",
-                proxy_headers=False)
+    # No uvicorn access log: an OIDC callback's query carries the authorization code. What people do
+    # is in the departments' audit trails, under their own names.
+    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.port(), log_level="warning",
+                log_config=None, proxy_headers=False)

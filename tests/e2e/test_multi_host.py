@@ -87,7 +87,7 @@ def cluster() -> Iterator[tuple[MultiHost, E2E]]:
 async def group_lag(e2e: E2E, group: str) -> int | None:
     """Records the department's consumer group has not committed yet (None: Kafka did not answer)."""
     try:
-        return sum(p.lag for p in await lag.collect(e2e.settings, group))
+        return sum(p.lag for p in (await lag.collect(e2e.settings, group)).partitions)
     except Exception:  # noqa: BLE001 - a reading that fails is reported as missing, not fatal
         return None
 
