@@ -4,14 +4,15 @@ and lines, assign what could not be matched. Rules: reconciliation.py; effects: 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.finance import bank, credit_control, reconciliation, store
 from services.finance.handlers import review_credit
 from services.runtime.http_auth import Caller, requires
+from services.runtime.http_hardening import MAX_KEY
 from services.runtime.outbox import Tx
 from services.runtime.roles import AUDITOR, FINANCE
 from services.runtime.service import Service
@@ -71,7 +72,7 @@ def router(service: Service, config: credit_control.CreditConfig) -> APIRouter:
 
     @api.post("/bank-lines/{line_id}/assign",
               responses={404: {"description": "No such line or invoice"}, 409: {"description": "Cannot be applied"}})
-    async def assign(line_id: int, body: Assignment, caller: Caller = requires(FINANCE)) -> dict[str, Any]:
+    async def assign(line_id: Annotated[int, Path(ge=1, le=MAX_KEY)], body: Assignment, caller: Caller = requires(FINANCE)) -> dict[str, Any]:
         """Apply what is left on a bank line to an invoice (a person's match)."""
         async with service.pool.acquire() as conn, conn.transaction():
             tx = Tx(conn, service.name, initiated_by=caller.initiator())

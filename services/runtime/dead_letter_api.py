@@ -5,15 +5,17 @@ dead_letter_actions records each replay, skip and purge with who and when (dead_
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import JSONResponse
 
 from services.runtime import dead_letters
 from services.runtime.dead_letters import Filter
 from services.runtime.http_auth import Caller, requires
+from services.runtime.http_hardening import MAX_AGE_SECONDS, MAX_KEY
 from services.runtime.roles import AUDITOR, OPERATOR
 
 if TYPE_CHECKING:
@@ -45,12 +47,15 @@ class PurgeRequest(BaseModel):
 
     status: str | None = Field(default=None, pattern="^(open|replayed|skipped)$")
     reason: str | None = Field(default=None, max_length=200)
-    from_id: int | None = Field(default=None, ge=1)
-    to_id: int | None = Field(default=None, ge=1)
-    older_than: float | None = Field(default=None, ge=0, description="seconds")
+    from_id: int | None = Field(default=None, ge=1, le=MAX_KEY)
+    to_id: int | None = Field(default=None, ge=1, le=MAX_KEY)
+    older_than: float | None = Field(default=None, ge=0, le=MAX_AGE_SECONDS, description="seconds")
     message_type: str | None = None
     note: str | None = Field(default=None, max_length=500)
     dry_run: bool = False
+
+
+LetterId = Annotated[int, Path(ge=1, le=MAX_KEY)]
 
 
 def _statuses(status: str | None) -> list[str | None]:
@@ -67,9 +72,10 @@ def router(service: "Service", logical_topic_of: Callable[[str], str]) -> APIRou
     async def list_letters(status: str | None = Query(default=None, pattern="^(open|replayed|skipped|any)$",
                                                       description="default: any"),
                            reason: str | None = Query(default=None, max_length=200),
-                           from_id: int | None = Query(default=None, ge=1), to_id: int | None = Query(default=None, ge=1),
-                           older_than: float | None = Query(default=None, ge=0, description="seconds"),
-                           newer_than: float | None = Query(default=None, ge=0, description="seconds"),
+                           from_id: int | None = Query(default=None, ge=1, le=MAX_KEY),
+                           to_id: int | None = Query(default=None, ge=1, le=MAX_KEY),
+                           older_than: float | None = Query(default=None, ge=0, le=MAX_AGE_SECONDS, description="seconds"),
+                           newer_than: float | None = Query(default=None, ge=0, le=MAX_AGE_SECONDS, description="seconds"),
                            message_type: str | None = Query(default=None, max_length=100),
                            limit: int = Query(default=50, ge=1, le=1000)) -> list[dict[str, Any]]:
         """This service's dead letters, newest first (filters: status, reason substring, id range, age, type)."""
@@ -77,8 +83,13 @@ def router(service: "Service", logical_topic_of: Callable[[str], str]) -> APIRou
                        to_id=to_id, older_than=older_than, newer_than=newer_than, message_type=message_type)
         return await dead_letters.search(pool(), where, limit)
 
+    @api.api_route("/dead-letters/purge", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    async def purge_is_a_post() -> JSONResponse:
+        """Without this, GET /dead-letters/purge would match /dead-letters/{letter_id} and answer 422."""
+        return JSONResponse({"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": "POST"})
+
     @api.get("/dead-letters/{letter_id}", dependencies=[requires(OPERATOR, AUDITOR)])
-    async def show_letter(letter_id: int) -> dict[str, Any]:
+    async def show_letter(letter_id: LetterId) -> dict[str, Any]:
         """One dead letter with its raw value, key, headers and every action taken on it."""
         try:
             return await dead_letters.show(pool(), letter_id)
@@ -88,7 +99,7 @@ def router(service: "Service", logical_topic_of: Callable[[str], str]) -> APIRou
     @api.post("/dead-letters/{letter_id}/replay", responses={
         404: {"description": "No such dead letter"}, 409: {"description": "Already replayed or skipped"},
         422: {"description": "The correction is not a valid message"}})
-    async def replay_letter(letter_id: int, request: ReplayRequest | None = None,
+    async def replay_letter(letter_id: LetterId, request: ReplayRequest | None = None,
                             caller: Caller = requires(OPERATOR)) -> dict[str, Any]:
         """Replay through `<service>.replay.v1` as its original topic, with the original key and a new
         message id linked to this dead letter; `dry_run` shows the record without sending it."""
@@ -107,7 +118,7 @@ def router(service: "Service", logical_topic_of: Callable[[str], str]) -> APIRou
 
     @api.post("/dead-letters/{letter_id}/skip", responses={404: {"description": "No such dead letter"},
                                                           409: {"description": "Already replayed or skipped"}})
-    async def skip_letter(letter_id: int, request: SkipRequest | None = None,
+    async def skip_letter(letter_id: LetterId, request: SkipRequest | None = None,
                           caller: Caller = requires(OPERATOR)) -> dict[str, Any]:
         """Mark as handled without replaying (it stops counting as an open dead letter)."""
         try:

@@ -46,6 +46,8 @@ RETRY_AFTER_SECONDS = 5
 
 # Request bodies take whole numbers strictly: "1" or true is not a quantity.
 StrictCount = Annotated[int, Field(strict=True)]
+MAX_KEY = 2**63 - 1                          # a BIGSERIAL key: larger ids cannot exist (and overflow the column)
+MAX_AGE_SECONDS = 100 * 366 * 86_400         # an age filter beyond a century overflows PostgreSQL's interval
 
 
 def _iso_datetime(value: Any) -> Any:
@@ -84,6 +86,16 @@ def _iso_date(value: Any) -> Any:
 
 
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
+
+
+def _iso_day_or_moment(value: Any) -> Any:
+    if isinstance(value, str) and len(value) == 10:
+        return _iso_date(value)
+    return _iso_datetime(value)
+
+
+# A filter bound: a day (YYYY-MM-DD, the caller decides what a day means) or a moment, ISO text only.
+IsoDateOrDateTime = Annotated[dt.date | dt.datetime, BeforeValidator(_iso_day_or_moment)]
 
 
 class DependencyUnavailable(Exception):
@@ -281,13 +293,25 @@ async def validation_failed(_: Request, exc: RequestValidationError) -> JSONResp
 
 
 async def http_error(request: Request, exc: StarletteHTTPException) -> Any:
-    """FastAPI's answer, except that a 405's `Allow` lists the methods of every route on the path
-    (Starlette names only those of the first route it matched)."""
+    """FastAPI's answer, except that a 422 raised with a sentence is given the documented shape (a
+    list of problems), and a 405's `Allow` lists the methods of every route on the path (Starlette
+    names only those of the first route it matched)."""
+    if exc.status_code == 422 and isinstance(exc.detail, str):
+        return _unprocessable([{"type": "value_error", "loc": ["body"], "msg": safe_text(exc.detail, MAX_MESSAGE)}])
     if exc.status_code != 405:
         return await http_exception_handler(request, exc)
     allowed = {method for route in request.app.router.routes if hasattr(route, "methods")
                and route.matches({**request.scope, "method": "GET"})[0] != Match.NONE for method in route.methods or ()}
     return JSONResponse({"detail": exc.detail}, status_code=405, headers={"Allow": ", ".join(sorted(allowed))})
+
+
+async def out_of_range(request: Request, exc: asyncpg.DataError) -> JSONResponse:
+    """A value the schema allowed but PostgreSQL cannot hold (a date or number out of its range): the
+    request's fault, so a 422, never a 500."""
+    log.info("%s %s answered 422: %s", request.method, request.url.path, type(exc).__name__)
+    return _unprocessable([{"type": "value_error", "loc": ["query"],
+                            "msg": "a value is out of the range the database can hold: "
+                                   + safe_text(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 200)}])
 
 
 async def dependency_down(request: Request, exc: Exception) -> JSONResponse:
@@ -366,6 +390,7 @@ def install(app: FastAPI, *, max_body_bytes: int) -> None:
     app.add_middleware(RequestGuard, max_body_bytes=max_body_bytes)
     app.add_exception_handler(RequestValidationError, validation_failed)   # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_error)          # type: ignore[arg-type]
+    app.add_exception_handler(asyncpg.DataError, out_of_range)             # type: ignore[arg-type]
     for kind in (DependencyUnavailable, *DATABASE_DOWN):
         app.add_exception_handler(kind, dependency_down)
     document(app, max_body_bytes)

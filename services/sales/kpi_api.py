@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from prometheus_client import Gauge
 
 from services.runtime.http_auth import requires
+from services.runtime.http_hardening import IsoDateOrDateTime
 from services.runtime.roles import AUDITOR, FINANCE, SALES_MANAGER
 from services.runtime.service import Service
 from services.sales import kpis, store
@@ -76,15 +77,19 @@ async def refresh_gauges(pool: asyncpg.Pool, target: dt.timedelta) -> None:
         GAUGES[name].set(float(value) if value is not None else float("nan"))
 
 
+MAX_PERIODS = 400                  # buckets in one answer (a day per bucket over years is not a report)
+DAYS_PER = {"day": 1, "month": 30.44, "quarter": 91.31, "year": 365.25}
+
+
 def router(service: Service, target: dt.timedelta) -> APIRouter:
     api = APIRouter(tags=["performance"])
 
     @api.get("/kpis", dependencies=[requires(SALES_MANAGER, FINANCE, AUDITOR)],
              responses={422: {"description": "A bad or unknown parameter"}})
     async def kpi(request: Request,
-                  start: dt.date | dt.datetime | None = Query(default=None, alias="from",
+                  start: IsoDateOrDateTime | None = Query(default=None, alias="from",
                                                               description="Inclusive; default: this month's start"),
-                  end: dt.date | dt.datetime | None = Query(default=None, alias="to",
+                  end: IsoDateOrDateTime | None = Query(default=None, alias="to",
                                                             description="Exclusive (a date: its whole day); default: now"),
                   period: str | None = Query(default=None, pattern="^(day|month|quarter|year)$",
                                              description="Calendar buckets within [from, to)"),
@@ -101,6 +106,10 @@ def router(service: Service, target: dt.timedelta) -> APIRouter:
         b = _utc(end, end=True) if end else now
         if b <= a:
             raise RequestValidationError([{"loc": ["query", "to"], "msg": "must be after from", "type": "value_error"}])
+        if period and (b - a).days / DAYS_PER[period] > MAX_PERIODS:
+            raise RequestValidationError([{"loc": ["query", "period"], "type": "value_error",
+                                           "msg": f"at most {MAX_PERIODS} {period}s in one answer; narrow from/to "
+                                                  "or choose a longer period"}])
         return await evaluate(service.pool, a, b, target=target, period=period, customer_id=customer_id, sku=sku,
                               group_by=group_by)
 

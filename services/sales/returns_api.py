@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.common import ReturnReason, StockLine
@@ -73,7 +74,7 @@ def router(service: Service, timings: Timings) -> APIRouter:
     async def reject(order_id: uuid.UUID, rma: str, body: ReturnDecision,
                      caller: Caller = requires(SALES_MANAGER)) -> dict[str, Any]:
         if not body.note:
-            raise HTTPException(422, "a rejection needs a note saying why")
+            raise RequestValidationError([{"loc": ["body", "note"], "msg": "a rejection needs a note saying why", "type": "missing"}])
 
         async def decide(order: Order, _: Any) -> saga.Decision:
             return saga.decide_return(order, rma, False, caller.subject, body.note, handlers.now())

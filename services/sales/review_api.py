@@ -11,7 +11,8 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.runtime.http_auth import Caller, requires
@@ -58,7 +59,7 @@ def router(service: Service, timings: Timings) -> APIRouter:
         """A sales manager approves or rejects an order under joint review, after finance, warehouse
         and logistics have given their opinions (a rejection is possible at any time)."""
         if body.verdict == "reject" and not body.comment:
-            raise HTTPException(422, "a rejection needs a comment (the customer is told why)")
+            raise RequestValidationError([{"loc": ["body", "comment"], "msg": "a rejection needs a comment (the customer is told why)", "type": "missing"}])
         return await act(order_id, caller, f"review_{body.verdict}", lambda order, _: saga.decide_review(
             order, body.verdict == "approve", caller.subject, body.comment, handlers.now(), timings),
             body.model_dump(exclude_none=True))

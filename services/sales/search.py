@@ -21,6 +21,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 
 from services.runtime.http_auth import requires
+from services.runtime.http_hardening import IsoDateOrDateTime
 from services.runtime.roles import AUDITOR, CLERK, OPERATOR, SALES_MANAGER
 from services.runtime.service import Service
 from services.sales import store
@@ -72,9 +73,9 @@ def router(service: Service) -> APIRouter:
     async def search(request: Request, response: Response,
                      customer_id: str | None = Query(default=None, max_length=64),
                      status: list[Status] | None = Query(default=None, description="Repeatable: any of these"),
-                     created_from: dt.date | dt.datetime | None = Query(default=None,
+                     created_from: IsoDateOrDateTime | None = Query(default=None,
                                                                        description="Inclusive (a date: its start)"),
-                     created_to: dt.date | dt.datetime | None = Query(default=None,
+                     created_to: IsoDateOrDateTime | None = Query(default=None,
                                                                      description="Exclusive (a date: its whole day)"),
                      order_number: str | None = Query(default=None, max_length=32),
                      external_ref: str | None = Query(default=None, max_length=100),
