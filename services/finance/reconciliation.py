@@ -99,9 +99,16 @@ def parse_csv(body: bytes, *, statement_id: str | None = None) -> Statement:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise StatementError("the CSV is not UTF-8") from None
+    try:
+        return _parse_csv(body, text, statement_id)
+    except csv.Error as exc:                      # e.g. a stray quote or carriage return
+        raise StatementError(f"not a readable CSV: {exc}") from None
+
+
+def _parse_csv(body: bytes, text: str, statement_id: str | None) -> Statement:
     first = text.splitlines()[0] if text.splitlines() else ""
     delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     missing = [c for c in ("amount", "currency", "reference") if c not in header]
     if missing:

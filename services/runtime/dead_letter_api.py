@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 class ReplayRequest(BaseModel):
     """Replay as recorded, or corrected: `payload` replaces the payload, `envelope` the whole record."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     payload: dict[str, Any] | None = None
     envelope: dict[str, Any] | None = None
@@ -43,7 +43,7 @@ class PurgeRequest(BaseModel):
     """Which dead letters to delete from the table. Without `status`, only resolved ones (replayed or
     skipped); `status: "open"` deletes unresolved ones too (they then count as handled)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)    # a deletion takes `true`, not 0 or "yes"
 
     status: str | None = Field(default=None, pattern="^(open|replayed|skipped)$")
     reason: str | None = Field(default=None, max_length=200)
