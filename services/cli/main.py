@@ -18,9 +18,11 @@ from rich.table import Table
 from contracts.topics import CATALOGUE
 from services.cli import client, demo, exit_codes, lag as lag_mod, supervisor
 from services.cli.dlq import dlq_app
-from services.cli.client import call, console, err_console, fail, json_or_fail, status_text
+from services.cli.client import call, console, err_console, fail, json_or_fail
 from services.cli.provisioning import acl_app, provision as provision_environment
+from services.cli.orders import order_app
 from services.cli.risk import risk_app
+from services.cli.settlement import kpi, statement_app
 from services.cli.stack import CONSOLE, EXPORTER, SERVICES, SIMULATORS, SUPERVISED, Stack
 from services.runtime import dev_issuer, roles
 from services.runtime.config import Settings
@@ -32,16 +34,14 @@ INFRA = {"kafka": ROOT / "deploy/local/kafka.sh", "postgres": ROOT / "deploy/loc
 
 app = typer.Typer(help="Operate the local orderflow stack.", no_args_is_help=True, add_completion=False)
 app.callback()(client.address_options)     # --<service>-url / ORDERFLOW_<SERVICE>_URL: remote services
-order_app = typer.Typer(help="Place, show and list orders (sales HTTP API).", no_args_is_help=True)
 topics_app = typer.Typer(help="The topic catalogue.", no_args_is_help=True)
 app.add_typer(order_app, name="order")
 app.add_typer(topics_app, name="topics")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(acl_app, name="acl")
 app.add_typer(risk_app, name="risk")
-statement_app = typer.Typer(help="Bank statements: import, lines to assign (finance HTTP API; needs the finance "
-                                 "role, e.g. ORDERFLOW_CLI_ROLES=finance on the local stack).", no_args_is_help=True)
 app.add_typer(statement_app, name="statement")
+app.command()(kpi)
 
 
 def stack() -> Stack:
@@ -274,198 +274,6 @@ def audit(service: str = typer.Option("sales", "--service", "-s", help=f"One of 
 
 
 # --- orders ---------------------------------------------------------------------------------
-
-def _parse_line(text: str) -> dict:
-    sku, sep, qty = text.rpartition(":")
-    if not sep or not sku or not qty.strip().isdigit():
-        raise fail(f"--line {text!r}: expected SKU:QUANTITY, e.g. SKU-BOLT-M8:10")
-    return {"sku": sku.strip(), "quantity": int(qty)}
-
-
-@order_app.command("place")
-def order_place(
-    customer: str = typer.Option(..., "--customer", "-c", help="Customer id, e.g. CUST-ACME"),
-    line: list[str] = typer.Option(..., "--line", "-l", help="SKU:QUANTITY (repeatable)"),
-    order_type: str = typer.Option("standard", "--type", help="standard | sample | prepaid_at_order | "
-                                                              "prepaid_before_shipment"),
-    payment: str = typer.Option("invoice", "--payment", help="invoice | card | bank_transfer"),
-    delivery_date: Optional[str] = typer.Option(None, "--delivery-date", help="YYYY-MM-DD"),
-    external_ref: Optional[str] = typer.Option(None, "--external-ref", help="Idempotency reference"),
-    wait: bool = typer.Option(False, "--wait", help="Follow the order until it is final."),
-    timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait with --wait."),
-) -> None:
-    """Place an order through POST /orders."""
-    body = {"customer_id": customer, "order_type": order_type, "payment_method": payment,
-            "lines": [_parse_line(text) for text in line]}
-    if delivery_date:
-        body["requested_delivery_date"] = delivery_date
-    if external_ref:
-        body["external_ref"] = external_ref
-    accepted = client.place_order(body)
-    verb = "placed" if accepted["created"] else "already placed (same external ref)"
-    console.print(f"{verb} [bold]{accepted['order_number']}[/] {accepted['order_id']}: "
-                  f"{status_text(accepted['status'])}", highlight=False)
-    if wait:
-        order = client.wait_final([accepted["order_id"]], timeout)[accepted["order_id"]]
-        client.print_order_result(order)
-        if order["status"] not in client.FINAL:
-            raise fail(f"{order['order_number']} is still {order['status']} after {timeout:g}s")
-
-
-@order_app.command("show")
-def order_show(order_id: str = typer.Argument(..., help="Order id (UUID) or number (SO-000123)"),
-               as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """Status, lines, totals and timeline of one order (exit 3 when there is no such order)."""
-    order = client.get_order(order_id)
-    if as_json:
-        client.print_json(order)
-        return
-    console.print(f"[bold]{order['order_number']}[/] {order['order_id']}  {status_text(order['status'])}",
-                  highlight=False)
-    if order.get("status_reason"):
-        console.print(f"reason: {order['status_reason']}", highlight=False)
-    console.print(f"customer {order['customer_id']}, {order['order_type']}, pays by {order['payment_method']}, "
-                  f"channel {order['channel']}" + (f", ref {order['external_ref']}" if order.get('external_ref') else "")
-                  + (f", delivery by {order['requested_delivery_date']}" if order.get("requested_delivery_date")
-                     else ""), highlight=False)
-    lines = Table(title="lines", title_justify="left")
-    for column, justify in (("sku", "left"), ("quantity", "right"), ("unit price", "right"), ("amount", "right")):
-        lines.add_column(column, justify=justify)
-    for item in order["lines"]:
-        amount = float(item["unit_price"]) * item["quantity"]
-        lines.add_row(item["sku"], str(item["quantity"]), str(item["unit_price"]), f"{amount:.2f}")
-    lines.add_row("[bold]total[/]", "", "", f"[bold]{order['total']}[/]", end_section=True)
-    console.print(lines)
-    console.print(client.timeline_table(order))
-
-
-@order_app.command("list")
-def order_list(status: Optional[str] = typer.Option(None, "--status", help="e.g. completed, rejected"),
-               customer: Optional[str] = typer.Option(None, "--customer", "-c", help="Customer id"),
-               created_from: Optional[str] = typer.Option(None, "--from", help="Created on/after (YYYY-MM-DD or ISO time)"),
-               created_to: Optional[str] = typer.Option(None, "--to", help="Created before (a date: its whole day)"),
-               number: Optional[str] = typer.Option(None, "--number", help="Order number, e.g. SO-000123"),
-               external_ref: Optional[str] = typer.Option(None, "--external-ref", help="The caller's reference"),
-               cursor: Optional[str] = typer.Option(None, "--cursor", help="Next page (printed under a full page)"),
-               limit: int = typer.Option(20, "--limit", min=1, max=1000),
-               as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """Find orders, newest first (filters combine)."""
-    orders = client.list_orders(status, limit, customer_id=customer, created_from=created_from,
-                                created_to=created_to, order_number=number, external_ref=external_ref, cursor=cursor)
-    if as_json:
-        client.print_json(orders)
-        return
-    table = Table(title=f"orders{f' ({status})' if status else ''}: {len(orders)}", title_justify="left")
-    for column, width in (("number", 9), ("order id", 36), ("customer", 9), ("status", 9), ("total", 7),
-                          ("created", 19)):
-        table.add_column(column, no_wrap=True, min_width=width, justify="right" if column == "total" else "left")
-    table.add_column("reason", overflow="fold", min_width=12)
-    for order in orders:
-        table.add_row(order["order_number"], order["order_id"], order["customer_id"], status_text(order["status"]),
-                      order["total"], str(order["created_at"])[:19].replace("T", " "), order.get("status_reason") or "")
-    console.print(table)
-    if client.last_cursor:
-        console.print(f"more: --cursor {client.last_cursor}", highlight=False)
-
-
-# --- performance -----------------------------------------------------------------------------
-
-@app.command()
-def kpi(start: Optional[str] = typer.Option(None, "--from", help="YYYY-MM-DD or ISO time (default: this month)"),
-        end: Optional[str] = typer.Option(None, "--to", help="Exclusive; a date means its whole day (default: now)"),
-        period: Optional[str] = typer.Option(None, "--period", help="day | month | quarter | year"),
-        customer: Optional[str] = typer.Option(None, "--customer", "-c"),
-        sku: Optional[str] = typer.Option(None, "--sku"),
-        as_json: bool = typer.Option(False, "--json", help="The raw answer of GET /kpis")) -> None:
-    """KPIs per period: timeliness, on-time delivery, accuracy, satisfaction, turnover, margin (needs
-    sales_manager, finance or auditor, e.g. ORDERFLOW_CLI_ROLES=sales_manager)."""
-    params = {k: v for k, v in {"from": start, "to": end, "period": period, "customer_id": customer,
-                                "sku": sku}.items() if v}
-    response = call("sales", "GET", "/kpis", params=params, timeout=30.0)
-    if response.status_code == 422:
-        raise fail("; ".join(client.validation_errors(response)))
-    result = json_or_fail(response, "reading the KPIs")
-    if as_json:
-        console.print_json(data=result)
-        return
-    table = Table(title="KPIs" + (f" of {customer}" if customer else "") + (f" for {sku}" if sku else "")
-                  + " (margins in EUR)", title_justify="left")
-    table.add_column("period", no_wrap=True)
-    for column in ("orders", "to dispatch (median / p90)", "in target", "on time", "accurate", "rating (responses)",
-                   "turnover", "margin"):
-        table.add_column(column, justify="right")
-
-    def show(value: object, suffix: str = "") -> str:
-        return "–" if value is None else f"{value}{suffix}"
-
-    for p in result["periods"]:
-        k = p["kpis"]
-        t, s, m = k["order_processing_timeliness"], k["customer_satisfaction"], k["order_profit_margin"]
-        turnover = (k["inventory_turnover"] or {}).get("turnover")
-        table.add_row(p["period"][:23], str(t["orders"]),
-                      f"{show(t['median_seconds'], 's')} / {show(t['p90_seconds'], 's')}", show(t["within_target"]),
-                      show(k["on_time_delivery"]["on_time"]), show(k["order_accuracy"]["accurate"]),
-                      f"{show(s['mean_rating'])} ({s['responses']}/{s['orders']})", show(turnover),
-                      f"{show(m['margin'])} ({show(m['margin_ratio'])})")
-    console.print(table)
-
-
-# --- bank statements ------------------------------------------------------------------------
-
-@statement_app.command("import")
-def statement_import(path: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True,
-                                                 help="A CSV or ISO 20022 camt.053 file"),
-                     format: Optional[str] = typer.Option(None, "--format", help="csv | camt.053 (default: detect)"),
-                     statement_id: Optional[str] = typer.Option(None, "--statement-id",
-                                                                help="CSV: the statement's id (default: file hash)")
-                     ) -> None:
-    """Import a bank statement: incoming payments are matched to invoices; a repeat import applies nothing."""
-    params = {k: v for k, v in {"format": format, "statement_id": statement_id}.items() if v}
-    kind = "application/xml" if path.read_bytes().lstrip()[:1] == b"<" else "text/csv"
-    response = call("finance", "POST", "/bank-statements", timeout=60.0, params=params, content=path.read_bytes(),
-                    headers={"content-type": kind})
-    result = json_or_fail(response, f"importing {path}")
-    verb = "already imported: nothing applied again" if result["already_imported"] else "imported"
-    console.print(f"statement [bold]{result['statement_id']}[/] ({result['format']}) {verb}", highlight=False)
-    table = Table(title="lines", title_justify="left")
-    for column in ("bank ref", "amount", "status", "applied", "left", "invoices"):
-        table.add_column(column, no_wrap=True, justify="right" if column in ("amount", "applied", "left") else "left")
-    table.add_column("reason", overflow="fold")
-    for line in result["lines"]:
-        table.add_row(str(line.get("bank_ref")), f"{line.get('amount', '')} {line.get('currency', '')}",
-                      status_text(line["status"]), str(line.get("applied", "")), str(line.get("unapplied", "")),
-                      ", ".join(i["invoice_number"] for i in line.get("invoices", [])), line.get("reason") or "")
-    console.print(table)
-    console.print(", ".join(f"{k} {result[k]}" for k in ("matched", "partial", "overpaid", "unmatched", "ignored")))
-
-
-@statement_app.command("lines")
-def statement_lines(open_only: bool = typer.Option(True, "--open/--all", help="Only lines with money to assign."),
-                    statement_id: Optional[str] = typer.Option(None, "--statement-id")) -> None:
-    """Bank lines (default: those with money a person still has to assign)."""
-    params = {"open": str(open_only).lower(), **({"statement_id": statement_id} if statement_id else {})}
-    lines = json_or_fail(call("finance", "GET", "/bank-lines", params=params), "reading bank lines")
-    table = Table(title=f"bank lines: {len(lines)}", title_justify="left")
-    for column in ("line", "statement", "bank ref", "amount", "status", "left"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("reason", overflow="fold")
-    for line in lines:
-        table.add_row(str(line["line_id"]), line["statement_id"], line["bank_ref"],
-                      f"{line['amount']} {line['currency']}", status_text(line["status"]), str(line["unapplied"]),
-                      line.get("reason") or "")
-    console.print(table)
-
-
-@statement_app.command("assign")
-def statement_assign(line_id: int = typer.Argument(..., help="Bank line id (orderflow statement lines)"),
-                     invoice: str = typer.Argument(..., help="Invoice number, e.g. INV-000042"),
-                     amount: Optional[str] = typer.Option(None, "--amount", help="Default: all that is left")) -> None:
-    """Apply what is left on a bank line to an invoice."""
-    body = {"invoice_number": invoice, **({"amount": amount} if amount else {})}
-    result = json_or_fail(call("finance", "POST", f"/bank-lines/{line_id}/assign", json=body), "assigning")
-    console.print(f"applied {result['applied']} to {invoice}; {result['unapplied']} left on line {line_id}",
-                  highlight=False)
-
 
 # --- topics, lag, dead letters, logs ---------------------------------------------------------
 
