@@ -63,12 +63,16 @@ def router(service: Service, edit_window: dt.timedelta) -> APIRouter:
         return {**dict(saved), "order_id": str(saved["order_id"]), "order_number": order.number}
 
     @api.get("/orders/{order_id}/feedback", dependencies=[requires(*ORDER_READERS)],
-             responses={404: {"description": "No feedback (yet)"}})
+             responses={404: {"description": "No such order"}})
     async def read(order_id: uuid.UUID) -> dict[str, Any]:
+        """The order's feedback: `given` false until the customer has rated it (a new order is not
+        a missing resource, so no 404 for it)."""
         async with service.pool.acquire() as conn:
             found = await store.feedback(conn, order_id)
+            if found is None and not await store.order_exists(conn, str(order_id)):
+                raise HTTPException(404, f"no order {order_id}")
         if found is None:
-            raise HTTPException(404, f"no feedback on order {order_id}")
-        return {**dict(found), "order_id": str(found["order_id"])}
+            return {"order_id": str(order_id), "given": False}
+        return {**dict(found), "order_id": str(found["order_id"]), "given": True}
 
     return api

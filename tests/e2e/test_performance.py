@@ -13,6 +13,7 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 from decimal import ROUND_HALF_UP, Decimal
 
 import httpx
@@ -63,6 +64,7 @@ async def test_kpis_match_a_recomputation_from_the_departments_databases(e2e: E2
 
     # Feedback: after delivery only, once per order, editable for 4 s (conftest).
     url = f"{e2e.stack.url('sales')}/orders/{{}}/feedback"
+    assert e2e.http.get(url.format(o1)).json() == {"order_id": o1, "given": False}
     given = e2e.http.post(url.format(o1), json={"rating": 3, "comment": "ok"})
     assert given.status_code == 201, given.text
     changed = e2e.http.post(url.format(o1), json={"rating": 4, "comment": "better on second thought"})
@@ -75,6 +77,7 @@ async def test_kpis_match_a_recomputation_from_the_departments_databases(e2e: E2
     late = e2e.http.post(url.format(o1), json={"rating": 1})
     assert late.status_code == 409 and "can be changed for" in late.json()["detail"]
     assert e2e.http.get(url.format(o1)).json()["rating"] == 4
+    assert e2e.http.get(url.format(str(uuid.uuid4()))).status_code == 404
 
     # The period ends once everything happened; wait until sales has a stock valuation after it.
     end = dt.datetime.now(dt.timezone.utc)
