@@ -104,8 +104,28 @@ def _who(entry: dict[str, Any]) -> str:
     return f" — by {name}" if name else ""
 
 
-def render(entries: list[dict[str, Any]], *, title: str = "Order timeline") -> str:
-    """The SVG markup (a string safe to embed: every text is escaped)."""
+def lane_titles(entries: list[dict[str, Any]]) -> str:
+    """The lane titles alone, as a narrow SVG of the picture's height: the page keeps them in view
+    while the picture scrolls sideways to its latest entries (render(..., titles=False))."""
+    lanes = lanes_of(entries)
+    height = TOP + len(lanes) * LANE_HEIGHT + AXIS
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="swimlane-titles" width="{LEFT - 6}" height="{height}" '
+           f'viewBox="0 0 {LEFT - 6} {height}" aria-hidden="true">']
+    for i, name in enumerate(lanes):
+        y = TOP + i * LANE_HEIGHT
+        out.append(f'<rect x="0" y="{y}" width="{LEFT - 6}" height="{LANE_HEIGHT}" fill="{_stripe(i)}"/>')
+        out.append(f'<text x="8" y="{y + LANE_HEIGHT - 14}" font-size="13" font-weight="600" fill="{INK}">'
+                   f'{escape(name)}</text>')
+    return "".join(out) + "</svg>"
+
+
+def _stripe(i: int) -> str:
+    return "#f3f6fb" if i % 2 == 0 else "#ffffff"
+
+
+def render(entries: list[dict[str, Any]], *, title: str = "Order timeline", titles: bool = True) -> str:
+    """The SVG markup (a string safe to embed: every text is escaped); `titles=False` leaves the lane
+    titles to lane_titles()."""
     placed = place(entries)
     lanes = lanes_of(entries)
     lane_y = {name: TOP + i * LANE_HEIGHT for i, name in enumerate(lanes)}
@@ -121,12 +141,12 @@ def render(entries: list[dict[str, Any]], *, title: str = "Order timeline") -> s
            f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{RED}"/></marker></defs>']
     for i, name in enumerate(lanes):
         y = lane_y[name]
-        fill = "#f3f6fb" if i % 2 == 0 else "#ffffff"
-        out.append(f'<rect x="0" y="{y}" width="{width}" height="{LANE_HEIGHT}" fill="{fill}"/>')
+        out.append(f'<rect x="0" y="{y}" width="{width}" height="{LANE_HEIGHT}" fill="{_stripe(i)}"/>')
         out.append(f'<line x1="{LEFT - 6}" y1="{y + LANE_HEIGHT - 18}" x2="{width}" y2="{y + LANE_HEIGHT - 18}" '
                    f'stroke="#c4c7c5"/>')
-        out.append(f'<text x="8" y="{y + LANE_HEIGHT - 14}" font-size="13" font-weight="600" fill="{INK}">'
-                   f'{escape(name)}</text>')
+        if titles:
+            out.append(f'<text x="8" y="{y + LANE_HEIGHT - 14}" font-size="13" font-weight="600" fill="{INK}">'
+                       f'{escape(name)}</text>')
     axis_y = TOP + len(lanes) * LANE_HEIGHT
     out.append(f'<line x1="{LEFT - 6}" y1="{axis_y}" x2="{width}" y2="{axis_y}" stroke="{MUTED}"/>')
     start = placed[0].at if placed else None
