@@ -34,6 +34,7 @@ STATUS_COLOURS = {"completed": "#1b6e20", "rejected": "#b3261e", "cancelled": "#
 COLUMN = 30           # px per entry
 LANE_HEIGHT = 96
 LEFT = 104            # lane titles
+TITLES_WIDTH = 116    # the titles' own column (lane_titles): "procurement" in bold fits
 TOP = 10
 AXIS = 34
 MIN_WIDTH = 1000
@@ -109,11 +110,11 @@ def lane_titles(entries: list[dict[str, Any]]) -> str:
     while the picture scrolls sideways to its latest entries (render(..., titles=False))."""
     lanes = lanes_of(entries)
     height = TOP + len(lanes) * LANE_HEIGHT + AXIS
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="swimlane-titles" width="{LEFT - 6}" height="{height}" '
-           f'viewBox="0 0 {LEFT - 6} {height}" aria-hidden="true">']
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="swimlane-titles" width="{TITLES_WIDTH}" height="{height}" '
+           f'viewBox="0 0 {TITLES_WIDTH} {height}" aria-hidden="true">']
     for i, name in enumerate(lanes):
         y = TOP + i * LANE_HEIGHT
-        out.append(f'<rect x="0" y="{y}" width="{LEFT - 6}" height="{LANE_HEIGHT}" fill="{_stripe(i)}"/>')
+        out.append(f'<rect x="0" y="{y}" width="{TITLES_WIDTH}" height="{LANE_HEIGHT}" fill="{_stripe(i)}"/>')
         out.append(f'<text x="8" y="{y + LANE_HEIGHT - 14}" font-size="13" font-weight="600" fill="{INK}">'
                    f'{escape(name)}</text>')
     return "".join(out) + "</svg>"
